@@ -1,0 +1,106 @@
+"""The app factory: routes, error rendering, and a lifespan that owns the database pool and the
+embedding model. Endpoints never build clients; they use `request.app.state`."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+
+import asyncpg
+import numpy as np
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from vsearch_query import QueryError
+
+from origin.api import ops, search, vehicles
+from origin.db.embedded import start_embedded
+from origin.db.migrate import migrate
+from origin.db.pool import create_pool
+from origin.errors import ApiError
+from origin.search.service import SearchService
+from origin.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+EmbedFn = Callable[[str], np.ndarray]
+
+
+def database_dsn(settings: Settings) -> str:
+    return settings.database_url or start_embedded(settings.pgdata)
+
+
+def _error(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "field": field}}
+    return JSONResponse(body, status_code=status)
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return _error(exc.status_code, exc.code, exc.message, exc.field)
+
+
+async def _query_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, QueryError)
+    return _error(400, exc.code, exc.message, exc.field)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed"}
+    return _error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    # The outermost layer: log the traceback, never show it.
+    log.exception("unhandled error", extra={"path": request.url.path})
+    return _error(500, "internal_error", "internal error")
+
+
+def create_app(settings: Settings | None = None, *, embed: EmbedFn | None = None) -> Starlette:
+    settings = settings or load_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        dsn = database_dsn(settings)
+        conn = await asyncpg.connect(dsn)
+        try:
+            await migrate(conn)
+        finally:
+            await conn.close()
+        pool = await create_pool(dsn, settings)
+        embed_fn = embed
+        if embed_fn is None:
+            from origin.search.embedder import Embedder
+
+            embed_fn = Embedder(threads=settings.embed_threads).embed_query
+        app.state.settings = settings
+        app.state.pool = pool
+        app.state.search = SearchService(pool, embed_fn, settings)
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    routes = [
+        Route("/v1/search", search.search, methods=["GET"]),
+        Route("/search", search.search, methods=["GET"]),
+        Route("/v1/vehicles/{vehicle_id}", vehicles.get_vehicle, methods=["GET"]),
+        Route("/healthz", ops.healthz, methods=["GET"]),
+        Route("/readyz", ops.readyz, methods=["GET"]),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(GZipMiddleware, minimum_size=1024)],
+        exception_handlers={
+            ApiError: _api_error,
+            QueryError: _query_error,
+            HTTPException: _http_error,
+            Exception: _unexpected,
+        },
+        lifespan=lifespan,
+    )

@@ -1,0 +1,110 @@
+"""The `vsearch` command: serve, seed, catalog, bench."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from origin.logs import configure_logging
+from origin.settings import Settings, load_settings
+
+log = logging.getLogger("vsearch")
+
+
+def _seed(settings: Settings, vehicles: int, seed: int, force: bool) -> None:
+    from origin.app import database_dsn
+    from origin.catalog.build import load_catalog
+    from origin.catalog.inventory import generate_vehicles
+    from origin.inventory.seed import Progress, seed_inventory, signature
+    from origin.search.embedder import MODEL_ID, Embedder, default_parallelism, embed_corpus
+
+    catalog = load_catalog()
+    progress = Progress("generating")
+    fleet = []
+    for vehicle in generate_vehicles(vehicles, seed, catalog):
+        fleet.append(vehicle)
+        progress(len(fleet), vehicles)
+    processes, threads = default_parallelism()
+
+    def embed_all(texts: Sequence[str], report: object) -> object:
+        embedder = Embedder(threads=threads)
+        return embed_corpus(embedder, texts, progress=report, processes=processes)  # type: ignore[arg-type]
+
+    report = asyncio.run(
+        seed_inventory(
+            database_dsn(settings),
+            vehicles=fleet,
+            zips=catalog.zips,
+            sig=signature(vehicles, seed, catalog.digest, MODEL_ID),
+            model_id=MODEL_ID,
+            embed_corpus=embed_all,  # type: ignore[arg-type]
+            force=force,
+        )
+    )
+    log.info("seed done", extra=report.__dict__)
+
+
+def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    from origin.app import create_app
+
+    print(
+        "vsearch origin on http://{h}:{p}\n  try: http://{h}:{p}/v1/search?q=cheap+reliable+family+suv+under+30k\n"
+        "       http://{h}:{p}/v1/search?q=electric+pickup&zip=80202&radius_mi=200\n"
+        "       http://{h}:{p}/v1/search?q=2019+honda+civic+low+miles&sort=price_asc".format(
+            h=settings.host, p=settings.port
+        ),
+        flush=True,
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=20,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vsearch", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="serve the origin API (settings from the environment)")
+    seed = sub.add_parser("seed", help="generate, embed and load the demo inventory")
+    seed.add_argument("--vehicles", type=int, default=None, help="default: VSEARCH_VEHICLES")
+    seed.add_argument("--seed", type=int, default=None, help="default: VSEARCH_SEED")
+    seed.add_argument("--force", action="store_true", help="reload even if already loaded")
+    sub.add_parser("catalog", help="rebuild the catalog and the shared vocabulary from npm data")
+    bench = sub.add_parser("bench", help="measure the origin miss path (see docs/benchmarks.md)")
+    bench.add_argument("--queries", type=int, default=300)
+    bench.add_argument("--out", default="bench/results")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging()
+    settings = load_settings()
+    if args.command == "serve":
+        _serve(settings)
+    elif args.command == "seed":
+        vehicles = args.vehicles if args.vehicles is not None else settings.vehicles
+        seed = args.seed if args.seed is not None else settings.seed
+        _seed(settings, vehicles, seed, args.force)
+    elif args.command == "catalog":
+        from origin.catalog.build import main_catalog
+
+        return main_catalog([])
+    elif args.command == "bench":
+        from origin.bench import run_bench
+
+        return run_bench(settings, queries=args.queries, out_dir=args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,209 @@
+"""SQL over the vehicles table for the read path: counts, kNN (exact or HNSW), sorted pages,
+keyword fallback, facets, and single vehicles. Every value travels as a parameter."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+import numpy as np
+
+from origin.db.sql import Where
+
+RESULT_COLUMNS = (
+    "id", "make", "model", "make_name", "model_name", "year", "price", "mileage", "body", "fuel",
+    "drivetrain", "transmission", "color", "condition", "zip", "city", "state", "region",
+    "dealer", "title", "description", "lat", "lon",
+)  # fmt: skip
+_SELECT = ", ".join(RESULT_COLUMNS)
+
+HNSW_INDEX = "vehicles_embedding_hnsw"
+HNSW_INDEX_SQL = (
+    f"CREATE INDEX IF NOT EXISTS {HNSW_INDEX} ON vehicles "
+    "USING hnsw (embedding vector_ip_ops) WITH (m = 16, ef_construction = 64) "
+    "WHERE status = 'active'"
+)
+
+# Column order and direction of each non-relevance ordering; the tiebreak is always id.
+ORDERINGS: dict[str, tuple[str, bool]] = {
+    "price_asc": ("price", False),
+    "price_desc": ("price", True),
+    "mileage_asc": ("mileage", False),
+    "year_desc": ("year", True),
+}
+
+
+async def count_upto(conn: asyncpg.Connection, where: Where, cap: int) -> int:
+    """Matching rows, counted up to `cap` (cheap when the filter is selective)."""
+    sql = f"SELECT count(*) FROM (SELECT 1 FROM vehicles WHERE {where.sql()} LIMIT {int(cap)}) s"
+    return int(await conn.fetchval(sql, *where.params))
+
+
+async def knn(
+    conn: asyncpg.Connection,
+    where: Where,
+    vector: np.ndarray,
+    k: int,
+    *,
+    exact: bool,
+    after: tuple[float, int] | None = None,
+    ef_search: int = 100,
+    max_scan_tuples: int = 20_000,
+) -> list[asyncpg.Record]:
+    """The k nearest active vehicles by inner product (vectors are L2-normalised), in order.
+
+    exact: the ORDER BY expression is one the HNSW index cannot serve, so the planner filters
+    through the B-tree indexes and ranks the subset exactly. Otherwise HNSW with iterative scan
+    keeps scanning until k filtered rows are found (plain post-filtering under-fills).
+    """
+    w = Where(first_param=len(where.params) + 1)
+    q = w.param(vector)
+    distance = f"(embedding <#> {q})"
+    keyset = ""
+    if after is not None:
+        d, i = w.param(after[0]), w.param(after[1])
+        keyset = (
+            f" AND ({distance} > {d}::float8 OR ({distance} = {d}::float8 AND id > {i}::bigint))"
+        )
+    params = [*where.params, *w.params]
+    if exact:
+        sql = (
+            f"SELECT {_SELECT}, {distance} AS distance FROM vehicles "
+            f"WHERE {where.sql()}{keyset} ORDER BY {distance} + 0, id LIMIT {int(k)}"
+        )
+        return list(await conn.fetch(sql, *params))
+    sql = (
+        f"WITH candidates AS MATERIALIZED (SELECT {_SELECT}, {distance} AS distance "
+        f"FROM vehicles WHERE {where.sql()}{keyset} ORDER BY {distance} LIMIT {int(k)}) "
+        "SELECT * FROM candidates ORDER BY distance, id"
+    )
+    async with conn.transaction(readonly=True):
+        await conn.execute(
+            f"SET LOCAL hnsw.ef_search = {max(int(ef_search), int(k))}; "
+            "SET LOCAL hnsw.iterative_scan = relaxed_order; "
+            f"SET LOCAL hnsw.max_scan_tuples = {int(max_scan_tuples)}"
+        )
+        return list(await conn.fetch(sql, *params))
+
+
+async def sorted_page(
+    conn: asyncpg.Connection,
+    where: Where,
+    sort: str,
+    k: int,
+    *,
+    after: tuple[float, int] | None = None,
+    distance_expr: str | None = None,
+) -> list[asyncpg.Record]:
+    """A page of matches in a column order (or by distance), with keyset pagination."""
+    if sort == "distance":
+        if distance_expr is None:
+            raise ValueError("distance ordering needs a point")
+        column, descending = distance_expr, False
+    else:
+        column, descending = ORDERINGS[sort]
+    w = Where(first_param=len(where.params) + 1)
+    keyset = ""
+    if after is not None:
+        value, last_id = w.param(after[0]), w.param(after[1])
+        op = "<" if descending else ">"
+        keyset = f" AND ({column}, id) {op} ({value}::float8, {last_id}::bigint)"
+    direction = "DESC" if descending else "ASC"
+    extra = f", {distance_expr} AS distance_mi" if distance_expr else ""
+    sql = (
+        f"SELECT {_SELECT}{extra}, ({column})::float8 AS sort_value FROM vehicles "
+        f"WHERE {where.sql()}{keyset} ORDER BY {column} {direction}, id {direction} "
+        f"LIMIT {int(k)}"
+    )
+    return list(await conn.fetch(sql, *where.params, *w.params))
+
+
+async def keyword_search(
+    conn: asyncpg.Connection, where: Where, words: Sequence[str], k: int
+) -> list[asyncpg.Record]:
+    """The fallback: full-text match of any word, ranked; filters still apply."""
+    w = Where(first_param=len(where.params) + 1)
+    if words:
+        tsquery = w.param(" | ".join(words))
+        match = f" AND search_tsv @@ to_tsquery('english', {tsquery})"
+        rank = f"ts_rank(search_tsv, to_tsquery('english', {tsquery}))"
+    else:
+        match, rank = "", "0"
+    sql = (
+        f"SELECT {_SELECT}, {rank}::float8 AS rank FROM vehicles WHERE {where.sql()}{match} "
+        f"ORDER BY rank DESC, year DESC, id LIMIT {int(k)}"
+    )
+    return list(await conn.fetch(sql, *where.params, *w.params))
+
+
+PRICE_BANDS = ((0, 10_000), (10_000, 20_000), (20_000, 30_000), (30_000, 40_000),
+               (40_000, 60_000), (60_000, None))  # fmt: skip
+YEAR_BANDS = ((None, 2010), (2011, 2015), (2016, 2019), (2020, 2022), (2023, None))
+
+
+def _band_sql(column: str, bands: Sequence[tuple[int | None, int | None]], upper_open: bool) -> str:
+    cases = []
+    for low, high in bands:
+        label = f"{low if low is not None else ''}-{high if high is not None else ''}"
+        conds = []
+        if low is not None:
+            conds.append(f"{column} >= {low}")
+        if high is not None:
+            conds.append(f"{column} {'<' if upper_open else '<='} {high}")
+        cases.append(f"WHEN {' AND '.join(conds) or 'TRUE'} THEN '{label}'")
+    return f"CASE {' '.join(cases)} END"
+
+
+async def facets(conn: asyncpg.Connection, where: Where, top_makes: int = 20) -> dict[str, Any]:
+    """Counts of the matching set by body, fuel, make, price band and year band, plus the total."""
+    price_band = _band_sql("price", PRICE_BANDS, upper_open=True)
+    year_band = _band_sql("year", YEAR_BANDS, upper_open=False)
+    sql = (
+        f"SELECT body, fuel, make, {price_band} AS price_band, {year_band} AS year_band, "
+        "GROUPING(body, fuel, make, price_band, year_band) AS g, count(*) AS n "
+        f"FROM vehicles WHERE {where.sql()} "
+        "GROUP BY GROUPING SETS ((body), (fuel), (make), (price_band), (year_band))"
+    )
+    out: dict[str, dict[str, int]] = {
+        "body": {}, "fuel": {}, "make": {}, "price": {}, "year": {}
+    }  # fmt: skip
+    for row in await conn.fetch(sql, *where.params):
+        for column, facet in (
+            ("body", "body"), ("fuel", "fuel"), ("make", "make"),
+            ("price_band", "price"), ("year_band", "year"),
+        ):  # fmt: skip
+            if row[column] is not None:
+                out[facet][row[column]] = int(row["n"])
+                break
+    total = sum(out["body"].values())
+    makes = sorted(out["make"].items(), key=lambda kv: (-kv[1], kv[0]))[:top_makes]
+    ordered_bands = {
+        "price": [_band_label(b) for b in PRICE_BANDS],
+        "year": [_band_label(b) for b in YEAR_BANDS],
+    }
+    result: dict[str, Any] = {
+        "total": total,
+        "body": dict(sorted(out["body"].items(), key=lambda kv: (-kv[1], kv[0]))),
+        "fuel": dict(sorted(out["fuel"].items(), key=lambda kv: (-kv[1], kv[0]))),
+        "make": dict(makes),
+    }
+    for facet, labels in ordered_bands.items():
+        result[facet] = {label: out[facet][label] for label in labels if label in out[facet]}
+    return result
+
+
+def _band_label(band: tuple[int | None, int | None]) -> str:
+    low, high = band
+    return f"{low if low is not None else ''}-{high if high is not None else ''}"
+
+
+async def get_vehicle(conn: asyncpg.Connection, vehicle_id: int) -> asyncpg.Record | None:
+    sql = f"SELECT {_SELECT}, status, updated_at FROM vehicles WHERE id = $1"
+    row: asyncpg.Record | None = await conn.fetchrow(sql, vehicle_id)
+    return row
+
+
+async def zip_point(conn: asyncpg.Connection, zip_code: str) -> tuple[float, float] | None:
+    row = await conn.fetchrow("SELECT lat, lon FROM zips WHERE zip = $1", zip_code)
+    return None if row is None else (float(row["lat"]), float(row["lon"]))

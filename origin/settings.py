@@ -1,0 +1,102 @@
+"""Configuration, read from the environment once into a frozen object that is passed down.
+
+No other module reads os.environ. Every setting is listed in the README's settings table.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where the embedded PostgreSQL and caches live (the database only without database_url).
+    data_dir: Path = REPO_ROOT / ".vsearch"
+    database_url: str | None = field(default=None, repr=False)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    vehicles: int = 100_000
+    seed: int = 42
+    pool_min: int = 2
+    pool_max: int = 10
+    pool_acquire_timeout_s: float = 2.0
+    statement_timeout_ms: int = 2_000
+    # Supabase's pooler in transaction mode cannot keep prepared statements (RESEARCH.md).
+    statement_cache_size: int = 100
+    # Time budget of the vector path (embed + kNN); past it the keyword fallback answers.
+    vector_budget_ms: int = 300
+    # At or below this many matching rows the planner searches the subset exactly.
+    exact_max_rows: int = 4_000
+    hnsw_ef_search: int = 100
+    hnsw_max_scan_tuples: int = 40_000
+    embed_threads: int = 1
+    cache_max_age_s: int = 60
+    cache_swr_s: int = 300
+    cache_sie_s: int = 86_400
+    admin_token: str | None = field(default=None, repr=False)
+
+    @property
+    def pgdata(self) -> Path:
+        return self.data_dir / "pgdata"
+
+
+# env name -> (field name, parser)
+_ENV: dict[str, str] = {
+    "VSEARCH_DATA_DIR": "data_dir",
+    "DATABASE_URL": "database_url",
+    "VSEARCH_HOST": "host",
+    "VSEARCH_PORT": "port",
+    "VSEARCH_VEHICLES": "vehicles",
+    "VSEARCH_SEED": "seed",
+    "VSEARCH_POOL_MIN": "pool_min",
+    "VSEARCH_POOL_MAX": "pool_max",
+    "VSEARCH_POOL_ACQUIRE_TIMEOUT_S": "pool_acquire_timeout_s",
+    "VSEARCH_STATEMENT_TIMEOUT_MS": "statement_timeout_ms",
+    "VSEARCH_STATEMENT_CACHE_SIZE": "statement_cache_size",
+    "VSEARCH_VECTOR_BUDGET_MS": "vector_budget_ms",
+    "VSEARCH_EXACT_MAX_ROWS": "exact_max_rows",
+    "VSEARCH_HNSW_EF_SEARCH": "hnsw_ef_search",
+    "VSEARCH_HNSW_MAX_SCAN_TUPLES": "hnsw_max_scan_tuples",
+    "VSEARCH_EMBED_THREADS": "embed_threads",
+    "VSEARCH_CACHE_MAX_AGE_S": "cache_max_age_s",
+    "VSEARCH_CACHE_SWR_S": "cache_swr_s",
+    "VSEARCH_CACHE_SIE_S": "cache_sie_s",
+    "VSEARCH_ADMIN_TOKEN": "admin_token",
+}
+ENV_VARS: tuple[str, ...] = tuple(sorted(_ENV))
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Settings from `environ` (default: the process environment), then explicit overrides."""
+    environ = os.environ if environ is None else environ
+    types = {f.name: f.type for f in fields(Settings)}
+    values: dict[str, object] = {}
+    for env_name, name in _ENV.items():
+        raw = environ.get(env_name)
+        if raw is None or raw == "":
+            continue
+        values[name] = _coerce(env_name, raw, str(types[name]))
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def _coerce(env_name: str, raw: str, type_name: str) -> object:
+    try:
+        if type_name == "int":
+            return int(raw)
+        if type_name == "float":
+            return float(raw)
+    except ValueError:
+        raise SettingsError(f"{env_name} must be a {type_name}, got {raw!r}") from None
+    if type_name == "Path":
+        return Path(raw).expanduser().resolve()
+    return raw
