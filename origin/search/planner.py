@@ -16,8 +16,8 @@ class Strategy(StrEnum):
     KEYWORD_FALLBACK = "keyword_fallback"
 
 
-def choose_vector_strategy(matches_upto: int | None, exact_max_rows: int) -> Strategy:
-    """`matches_upto`: matching rows counted up to exact_max_rows + 1; None = no filter at all."""
-    if matches_upto is not None and matches_upto <= exact_max_rows:
+def choose_vector_strategy(matches_upto: int, exact_max_rows: int) -> Strategy:
+    """`matches_upto`: the matching rows, counted up to exact_max_rows + 1."""
+    if matches_upto <= exact_max_rows:
         return Strategy.EXACT_SUBSET
     return Strategy.HNSW_ITERATIVE

@@ -72,6 +72,7 @@ class _Lru:
 
 
 EmbedFn = Callable[[str], np.ndarray]
+Rows = list[dict[str, Any]]
 
 
 class SearchService:
@@ -146,7 +147,7 @@ class SearchService:
         point: GeoPoint | None,
         cursor: Cursor | None,
         timings: Timings,
-    ) -> tuple[list[Mapping[str, Any]], Strategy, str | None]:
+    ) -> tuple[Rows, Strategy, str | None]:
         if not query.text:
             return await self._sorted(query, point, cursor, timings)
         if cursor is None or not cursor.fallback:
@@ -175,7 +176,7 @@ class SearchService:
         point: GeoPoint | None,
         cursor: Cursor | None,
         timings: Timings,
-    ) -> tuple[list[Mapping[str, Any]], Strategy, str | None]:
+    ) -> tuple[Rows, Strategy, str | None]:
         vector = await self._vector(query.text, timings)
         where = build_where(query.filters, point)
         relevance = query.sort == "relevance"
@@ -183,14 +184,9 @@ class SearchService:
         after = (cursor.value, cursor.last_id) if relevance and cursor else None
         started = time.perf_counter()
         async with self.pool.acquire() as conn:
-            has_filters = len(where.clauses) > 1
-            matches = (
-                await db.count_upto(conn, where, self.settings.exact_max_rows + 1)
-                if has_filters
-                else None
-            )
+            matches = await db.count_upto(conn, where, self.settings.exact_max_rows + 1)
             strategy = choose_vector_strategy(matches, self.settings.exact_max_rows)
-            rows: list[Mapping[str, Any]] = await db.knn(
+            records = await db.knn(
                 conn,
                 where,
                 vector,
@@ -201,7 +197,7 @@ class SearchService:
                 max_scan_tuples=self.settings.hnsw_max_scan_tuples,
             )
         timings.db_ms = (time.perf_counter() - started) * 1000
-        rows = [_with_score(r, point) for r in rows]
+        rows = [_with_score(r, point) for r in records]
         if not relevance:
             page, nxt = _sort_candidates(rows, query, cursor)
             return page, strategy, nxt
@@ -219,7 +215,7 @@ class SearchService:
         point: GeoPoint | None,
         cursor: Cursor | None,
         timings: Timings,
-    ) -> tuple[list[Mapping[str, Any]], Strategy, str | None]:
+    ) -> tuple[Rows, Strategy, str | None]:
         # Without free text, "relevance" means newest first.
         sort = "year_desc" if query.sort == "relevance" else query.sort
         where = build_where(query.filters, point)
@@ -248,7 +244,7 @@ class SearchService:
         point: GeoPoint | None,
         cursor: Cursor | None,
         timings: Timings,
-    ) -> tuple[list[Mapping[str, Any]], Strategy, str | None]:
+    ) -> tuple[Rows, Strategy, str | None]:
         offset = int(cursor.value) if cursor and cursor.fallback else 0
         words = [w for w in query.text.split() if w.isalnum()]
         where = build_where(query.filters, point)
@@ -267,8 +263,8 @@ class SearchService:
 
 
 def _sort_candidates(
-    rows: list[Mapping[str, Any]], query: SearchQuery, cursor: Cursor | None
-) -> tuple[list[Mapping[str, Any]], str | None]:
+    rows: Rows, query: SearchQuery, cursor: Cursor | None
+) -> tuple[Rows, str | None]:
     column, descending = (
         ("distance_mi", False) if query.sort == "distance" else db.ORDERINGS[query.sort]
     )
