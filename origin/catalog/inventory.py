@@ -236,6 +236,9 @@ class _Plan:
         where = dealer.location
         make_name = self.make_names[model.make]
         feature = _embed_feature(rng, model, body, fuel, drivetrain)
+        # One equipment highlight joins the embedded text: shoppers ask for "heated seats", and it
+        # keeps copies of one vector few (dozens of identical vectors crowd HNSW neighbour lists).
+        extras = rng.sample(EXTRA_FEATURES, 2)
         drive_tag = {"awd": " AWD", "4wd": " 4WD"}.get(drivetrain, "")
         title = f"{year} {make_name} {model.name} {trims[trim_index]}{drive_tag}"
         return Vehicle(
@@ -263,10 +266,10 @@ class _Plan:
             region=where.region,
             dealer=dealer.slug,
             title=title,
-            description=_description(rng, title, color, mileage, condition, feature),
+            description=_description(rng, title, color, mileage, condition, feature, extras),
             embed_text=(
                 f"{make_name} {model.name} {BODY_LABELS[body]}, {FUEL_LABELS[fuel]}, "
-                f"{DRIVE_LABELS[drivetrain]}, {feature}"
+                f"{DRIVE_LABELS[drivetrain]}, {feature}, {extras[0]}"
             ),
         )
 
@@ -380,11 +383,11 @@ def _description(
     mileage: int,
     condition: str,
     feature: str,
+    extras: Sequence[str],
 ) -> str:
     opening = {"new": "New", "certified": "Certified pre-owned", "used": "Used"}[condition]
     miles = "delivery miles" if condition == "new" else f"{mileage:,} miles"
     first = f"{opening} {title} in {color} with {miles}."
-    extras = rng.sample(EXTRA_FEATURES, 2)
     second = f"Highlights: {feature}, {extras[0]} and {extras[1]}."
     sentences = [first, second]
     if condition == "new":

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -24,8 +25,9 @@ from origin.db.vehicles import HNSW_INDEX, HNSW_INDEX_SQL
 
 log = logging.getLogger(__name__)
 
-# Bump when the generator's output changes, so stale demo data is reloaded.
-GENERATOR_VERSION = "1"
+# Bump when the load itself changes (storage, columns), so the demo inventory is reloaded; a change
+# to the generator's code reloads by itself (its source is part of the signature).
+GENERATOR_VERSION = "2"
 VEHICLE_TABLE_COLUMNS = (
     "id", "make", "model", "make_name", "model_name", "year", "price", "mileage", "body", "fuel",
     "drivetrain", "transmission", "color", "condition", "zip", "lat", "lon", "city", "state",
@@ -46,7 +48,10 @@ class SeedReport:
 
 
 def signature(vehicles: int, seed: int, catalog_digest: str, model_id: str) -> str:
-    raw = f"{vehicles}:{seed}:{catalog_digest}:{model_id}:{GENERATOR_VERSION}"
+    from origin.catalog import inventory
+
+    generator = hashlib.sha256(Path(inventory.__file__).read_bytes()).hexdigest()
+    raw = f"{vehicles}:{seed}:{catalog_digest}:{model_id}:{GENERATOR_VERSION}:{generator}"
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
@@ -119,7 +124,7 @@ async def _embeddings(
         model_id,
         list(hashes.values()),
     )
-    by_hash = {bytes(r["hash"]): r["embedding"] for r in rows}
+    by_hash = {bytes(r["hash"]): _as_array(r["embedding"]) for r in rows}
     missing = [t for t in texts if hashes[t] not in by_hash]
     log.info(
         "seed: embeddings",
@@ -136,6 +141,12 @@ async def _embeddings(
             by_hash[hashes[t]] = matrix[i]
     vectors = {t: np.asarray(by_hash[hashes[t]], dtype=np.float32) for t in texts}
     return vectors, len(missing)
+
+
+def _as_array(value: Any) -> np.ndarray:
+    # pgvector's asyncpg codec decodes to its Vector class; COPY wants plain arrays.
+    to_numpy = getattr(value, "to_numpy", None)
+    return np.asarray(to_numpy() if to_numpy else value, dtype=np.float32)
 
 
 async def _load(

@@ -1,0 +1,257 @@
+// Local edge host: runs the Python Worker (edge_worker/entry.py) under the npm `pyodide` package
+// with real KV and Cache API from miniflare, because workerd cannot start a Python Worker offline
+// (it downloads its Pyodide bundle). Local stack only: `/__local/*` is not part of the Worker.
+//
+//   node scripts/edge/host.mjs [--port 8787] [--host 127.0.0.1] [--origins URL[,URL]]
+//        [--persist .vsearch/edge] [--worker-dir edge_worker] [--sdk-dir DIR] [--var NAME=VALUE]...
+// Env fallbacks: VSEARCH_EDGE_PORT, VSEARCH_EDGE_HOST, ORIGIN_URLS, VSEARCH_EDGE_PERSIST,
+// VSEARCH_WORKERS_SDK; VSEARCH_EDGE_ADMIN_TOKEN enables POST /__local/purge and GET /__local/idle.
+import { createServer } from "node:http";
+import { timingSafeEqual } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+const started = performance.now();
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const CACHE_URL_BASE = "https://vsearch-cache.internal/"; // edge_cache.CACHE_URL_BASE
+const KV_BINDING = "SEARCH_KV";
+
+const { values: opts } = parseArgs({
+  options: {
+    port: { type: "string", default: process.env.VSEARCH_EDGE_PORT ?? "8787" },
+    host: { type: "string", default: process.env.VSEARCH_EDGE_HOST ?? "127.0.0.1" },
+    origins: { type: "string", default: process.env.ORIGIN_URLS ?? "" },
+    persist: { type: "string", default: process.env.VSEARCH_EDGE_PERSIST ?? path.join(ROOT, ".vsearch/edge") },
+    "worker-dir": { type: "string", default: path.join(ROOT, "edge_worker") },
+    "sdk-dir": { type: "string", default: process.env.VSEARCH_WORKERS_SDK ?? "" },
+    var: { type: "string", multiple: true, default: [] },
+  },
+});
+const adminToken = process.env.VSEARCH_EDGE_ADMIN_TOKEN ?? "";
+
+function log(event, fields = {}) {
+  process.stdout.write(JSON.stringify({ event, ...fields }) + "\n");
+}
+
+function findSdk() {
+  if (opts["sdk-dir"]) return opts["sdk-dir"];
+  const lib = path.join(ROOT, ".venv/lib");
+  for (const py of fs.existsSync(lib) ? fs.readdirSync(lib) : []) {
+    const dir = path.join(lib, py, "site-packages/workers");
+    if (fs.existsSync(path.join(dir, "__init__.py"))) return dir;
+  }
+  throw new Error("workers SDK not found: pip install workers-runtime-sdk or pass --sdk-dir");
+}
+
+// ---- miniflare: real KV and Cache API, persisted under --persist -------------------------
+const { Miniflare, Response: MfResponse } = await import(path.join(ROOT, "node_modules/miniflare/dist/src/index.js"));
+fs.mkdirSync(opts.persist, { recursive: true });
+const mf = new Miniflare({
+  modules: true,
+  script: "export default { fetch() { return new Response(null, { status: 204 }); } }",
+  kvNamespaces: [KV_BINDING],
+  kvPersist: path.join(opts.persist, "kv"),
+  cachePersist: path.join(opts.persist, "cache"),
+});
+const mfKv = await mf.getKVNamespace(KV_BINDING);
+const mfCache = (await mf.getCaches()).default;
+
+// ---- tag -> keys index: miniflare cannot purge by tag, so the host remembers what it stored ---
+const indexFile = path.join(opts.persist, "tag-index.json");
+const tagIndex = new Map(
+  Object.entries(fs.existsSync(indexFile) ? JSON.parse(fs.readFileSync(indexFile, "utf8")) : {})
+    .map(([tag, keys]) => [tag, new Set(keys)]),
+);
+let saveTimer = null;
+function saveIndex() {
+  clearTimeout(saveTimer);
+  saveTimer = null;
+  const plain = Object.fromEntries([...tagIndex].map(([tag, keys]) => [tag, [...keys]]));
+  fs.writeFileSync(indexFile + ".tmp", JSON.stringify(plain));
+  fs.renameSync(indexFile + ".tmp", indexFile);
+}
+function indexTags(key, tags) {
+  for (const tag of tags) {
+    if (!tagIndex.has(tag)) tagIndex.set(tag, new Set());
+    tagIndex.get(tag).add(key);
+  }
+  saveTimer ??= setTimeout(saveIndex, 200);
+}
+async function purge({ tags = [], keys = [] }) {
+  const doomed = new Set(keys);
+  for (const tag of tags) for (const key of tagIndex.get(tag) ?? []) doomed.add(key);
+  for (const key of doomed) {
+    await mfKv.delete(key);
+    await mfCache.delete(CACHE_URL_BASE + key);
+  }
+  for (const [tag, set] of tagIndex) {
+    for (const key of doomed) set.delete(key);
+    if (set.size === 0) tagIndex.delete(tag);
+  }
+  saveIndex();
+  return [...doomed];
+}
+
+// The bindings the Worker sees; they forward to miniflare and feed the tag index.
+const kvBinding = {
+  get: (key) => mfKv.get(key),
+  async put(key, value, options = {}) {
+    try { indexTags(key, JSON.parse(value).tags ?? []); } catch { /* not an envelope */ }
+    return mfKv.put(key, value, { expirationTtl: options.expirationTtl });
+  },
+  delete: (key) => mfKv.delete(key),
+};
+const cacheBinding = {
+  match: (url) => mfCache.match(String(url)),
+  async put(url, response) {
+    const tags = (response.headers.get("cache-tag") ?? "").split(",").map((t) => t.trim()).filter(Boolean);
+    const key = String(url).startsWith(CACHE_URL_BASE) ? String(url).slice(CACHE_URL_BASE.length) : String(url);
+    indexTags(key, tags);
+    // miniflare's proxy accepts only its own Response class.
+    const copy = new MfResponse(await response.arrayBuffer(), { status: response.status, headers: [...response.headers] });
+    return mfCache.put(String(url), copy);
+  },
+  delete: (url) => mfCache.delete(String(url)),
+};
+globalThis.caches = { default: cacheBinding, open: async () => cacheBinding };
+
+// ---- pyodide with the workers SDK and the worker's modules -------------------------------
+const { loadPyodide } = await import(path.join(ROOT, "node_modules/pyodide/pyodide.mjs"));
+const pyodide = await loadPyodide({ indexURL: path.join(ROOT, "node_modules/pyodide") + "/" });
+
+function copyTree(src, dest, filter = () => true) {
+  pyodide.FS.mkdirTree(dest);
+  for (const entry of fs.readdirSync(src, { withFileTypes: true })) {
+    if (entry.name === "__pycache__") continue;
+    const from = path.join(src, entry.name);
+    if (entry.isDirectory()) copyTree(from, `${dest}/${entry.name}`, filter);
+    else if (filter(entry.name)) pyodide.FS.writeFile(`${dest}/${entry.name}`, fs.readFileSync(from));
+  }
+}
+const sitePackages = pyodide.runPython("import site; site.getsitepackages()[0]");
+copyTree(findSdk(), `${sitePackages}/workers`);
+// Like wrangler: every .py under the module root ships, tests excluded, names are bare.
+copyTree(opts["worker-dir"], "/session/worker", (name) => name.endsWith(".py") && !name.startsWith("test_"));
+
+const pending = new Set();
+function track(promise) {
+  const p = Promise.resolve(promise).catch((e) => log("wait_until_error", { error: String(e) })).finally(() => pending.delete(p));
+  pending.add(p);
+}
+// What workerd provides to the SDK (python-entrypoint-helper): waitUntil keeps an owned copy
+// of the borrowed Python awaitable, since Python destroys its argument proxy when the call returns.
+pyodide.registerJsModule("_cloudflare_compat_flags", { python_workflows_implicit_dependencies: false, python_request_headers_preserve_commas: false });
+pyodide.registerJsModule("_pyodide_entrypoint_helper", {
+  cloudflareWorkersModule: { env: {}, waitUntil: (p) => track(p.copy ? p.copy() : p) },
+  cloudflareSocketsModule: {},
+  doAnImport: (name) => import(name),
+  patch_env_helper: () => { throw new Error("patch_env is not supported by the local host"); },
+  patchWaitUntil(ctx) {
+    const original = ctx.waitUntil.bind(ctx);
+    ctx.waitUntil = (p) => {
+      const owned = typeof p?.copy === "function" ? p.copy() : p;
+      original((async () => { try { await owned; } finally { owned?.destroy?.(); } })());
+    };
+  },
+});
+pyodide.runPython("import sys; sys.path.insert(0, '/session/worker')");
+const entry = pyodide.pyimport("entry");
+const Default = entry.Default;
+
+const vars = { ORIGIN_URLS: opts.origins };
+for (const pair of opts.var) {
+  const at = pair.indexOf("=");
+  if (at > 0) vars[pair.slice(0, at)] = pair.slice(at + 1);
+}
+const env = { [KV_BINDING]: kvBinding, ...vars };
+
+// ---- HTTP ------------------------------------------------------------------------------
+function sendJson(res, status, body) {
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify(body));
+}
+function authorised(req) {
+  const given = Buffer.from(req.headers.authorization ?? "");
+  const wanted = Buffer.from(`Bearer ${adminToken}`);
+  return adminToken !== "" && given.length === wanted.length && timingSafeEqual(given, wanted);
+}
+async function readBody(req) {
+  const chunks = [];
+  for await (const chunk of req) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+async function admin(req, res, url) {
+  if (url.pathname === "/__local/health") return sendJson(res, 200, { status: "ok" });
+  if (!authorised(req)) return sendJson(res, adminToken ? 401 : 404, { error: { code: adminToken ? "unauthorized" : "not_found", message: "local admin path", field: null } });
+  if (url.pathname === "/__local/idle" && req.method === "GET") {
+    while (pending.size) await Promise.allSettled([...pending]);
+    return sendJson(res, 200, { pending: 0 });
+  }
+  if (url.pathname === "/__local/purge" && req.method === "POST") {
+    let body;
+    try { body = JSON.parse((await readBody(req)).toString() || "{}"); } catch { return sendJson(res, 400, { error: { code: "invalid_json", message: "body must be JSON", field: null } }); }
+    const keys = await purge({ tags: body.tags ?? [], keys: body.keys ?? [] });
+    return sendJson(res, 200, { purged_keys: keys });
+  }
+  return sendJson(res, 404, { error: { code: "not_found", message: "no such local admin path", field: null } });
+}
+
+async function dispatch(req, res) {
+  const url = new URL(req.url, `http://${req.headers.host ?? `${opts.host}:${opts.port}`}`);
+  if (url.pathname.startsWith("/__local/")) return admin(req, res, url);
+  const hasBody = !["GET", "HEAD"].includes(req.method);
+  const request = new Request(url, {
+    method: req.method,
+    headers: Object.entries(req.headers).filter(([, v]) => typeof v === "string"),
+    body: hasBody ? await readBody(req) : undefined,
+  });
+  const ctx = { waitUntil: (p) => track(p) };
+  const instance = Default(ctx, env);
+  try {
+    const result = await instance.fetch(request);
+    const response = result.js_object;
+    result.destroy();
+    res.writeHead(response.status, [...response.headers].flat());
+    res.end(Buffer.from(await response.arrayBuffer()));
+  } finally {
+    instance.destroy();
+  }
+}
+
+const server = createServer((req, res) => {
+  dispatch(req, res).catch((error) => {
+    log("host_error", { error: String(error?.stack ?? error) });
+    if (!res.headersSent) sendJson(res, 500, { error: { code: "edge_host_error", message: "local edge host failed", field: null } });
+    else res.end();
+  });
+});
+server.listen(Number(opts.port), opts.host, () => {
+  log("edge_ready", {
+    url: `http://${opts.host}:${server.address().port}`,
+    runtime: `pyodide ${pyodide.version} + miniflare (workerd cannot start a Python Worker offline)`,
+    origins: opts.origins,
+    persist: opts.persist,
+    startup_ms: Math.round(performance.now() - started),
+  });
+});
+
+let stopping = false;
+async function shutdown(signal) {
+  if (stopping) process.exit(1); // a second signal forces it
+  stopping = true;
+  log("edge_stopping", { signal, pending: pending.size });
+  server.close();
+  server.closeAllConnections?.();
+  await Promise.allSettled([...pending]);
+  if (saveTimer) saveIndex();
+  await mf.dispose();
+  process.exit(0);
+}
+for (const signal of ["SIGTERM", "SIGINT"]) {
+  // miniflare's own handler exits at once; ours drains waitUntil work first, then disposes it.
+  process.removeAllListeners(signal);
+  process.on(signal, () => shutdown(signal));
+}
