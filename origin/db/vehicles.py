@@ -19,9 +19,11 @@ RESULT_COLUMNS = (
 _SELECT = ", ".join(RESULT_COLUMNS)
 
 HNSW_INDEX = "vehicles_embedding_hnsw"
+# ef_construction 128, not the default 64: recall@10 at 10-50% filters 0.94 -> 0.96 (100k),
+# build 16 -> 29 s.
 HNSW_INDEX_SQL = (
     f"CREATE INDEX IF NOT EXISTS {HNSW_INDEX} ON vehicles "
-    "USING hnsw (embedding vector_ip_ops) WITH (m = 16, ef_construction = 64) "
+    "USING hnsw (embedding vector_ip_ops) WITH (m = 16, ef_construction = 128) "
     "WHERE status = 'active'"
 )
 

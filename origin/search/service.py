@@ -12,12 +12,12 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import asyncpg
 import numpy as np
-from vsearch_query import SearchQuery, cache_key, query_tags
+from vsearch_query import SearchQuery, cache_key, canonical_form, query_tags
 
 from origin.db import vehicles as db
 from origin.errors import BadRequest
@@ -34,6 +34,7 @@ RESULT_FIELDS = (
     "drivetrain", "transmission", "color", "condition", "zip", "city", "state", "region",
     "dealer", "title", "description", "score", "distance_mi",
 )  # fmt: skip
+FACETS_TTL_S = 30.0
 # With free text and a non-relevance sort, the most relevant N are sorted by the chosen column.
 SORT_CANDIDATES = 500
 
@@ -82,6 +83,7 @@ class SearchService:
         self.settings = settings
         self._vectors = _Lru(4096)
         self._zips = _Lru(8192)
+        self._facets_cache = _Lru(2048)
 
     async def search(self, query: SearchQuery) -> SearchOutcome:
         started = time.perf_counter()
@@ -91,7 +93,7 @@ class SearchService:
         if query.sort == "distance" and point is None:
             raise BadRequest("sort=distance needs a zip", code="missing_parameter", field="zip")
         cursor = decode_cursor(query.cursor, query.sort) if query.cursor else None
-        facets_task = asyncio.create_task(self._facets(query.filters, point, timings))
+        facets_task = asyncio.create_task(self._facets(query, point, timings))
         try:
             rows, strategy, next_cursor = await self._rows(query, point, cursor, timings)
         except BaseException:
@@ -133,12 +135,19 @@ class SearchService:
         return GeoPoint(*cached)
 
     async def _facets(
-        self, filters: Mapping[str, object], point: GeoPoint | None, timings: Timings
+        self, query: SearchQuery, point: GeoPoint | None, timings: Timings
     ) -> JSONDict:
+        # Facets depend on the filters alone, never on the text or the page: many searches share
+        # them. Their counts may lag writes by FACETS_TTL_S (the documented freshness window).
+        key = filters_key(query)
+        cached = self._facets_cache.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]  # type: ignore[no-any-return]
         started = time.perf_counter()
         async with self.pool.acquire() as conn:
-            result = await db.facets(conn, build_where(filters, point))
+            result = await db.facets(conn, build_where(query.filters, point))
         timings.facets_ms = (time.perf_counter() - started) * 1000
+        self._facets_cache.put(key, (time.monotonic() + FACETS_TTL_S, result))
         return result
 
     async def _rows(
@@ -260,6 +269,12 @@ class SearchService:
             cur = Cursor(query.sort, float(offset + query.limit), last_id, fallback=True)
             nxt = encode_cursor(cur)
         return page, Strategy.KEYWORD_FALLBACK, nxt
+
+
+def filters_key(query: SearchQuery) -> str:
+    """The canonical form of the query's filters only: no text, sort or page."""
+    page_free = replace(query, text="", sort="relevance", limit=20, cursor=None, fields=None)
+    return canonical_form(page_free)
 
 
 def _sort_candidates(
