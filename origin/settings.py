@@ -43,6 +43,26 @@ class Settings:
     cache_swr_s: int = 300
     cache_sie_s: int = 86_400
     admin_token: str | None = field(default=None, repr=False)
+    # Redis (L2 cache, tag index, cross-instance single flight); None = run without it, degraded.
+    redis_url: str | None = field(default=None, repr=False)
+    redis_timeout_s: float = 0.25
+    l1_max_entries: int = 2_048
+    l1_ttl_s: float = 5.0
+    redis_ttl_s: int = 300
+    # A query asked this many times within popular_window_s is marked X-Popular (edge KV).
+    popular_threshold: int = 5
+    popular_window_s: int = 600
+    # Cloudflare (purge by tag, KV deletes); all unset = the Cloudflare step is skipped.
+    cloudflare_api_token: str | None = field(default=None, repr=False)
+    cloudflare_zone_id: str | None = None
+    cloudflare_account_id: str | None = None
+    cloudflare_kv_namespace_id: str | None = None
+    cloudflare_plan: str = "free"
+    # The local edge's admin purge (scripts/edge/run); unset = no local edge to purge.
+    edge_admin_url: str | None = None
+    edge_admin_token: str | None = field(default=None, repr=False)
+    purger_poll_s: float = 5.0
+    purger_lease_s: float = 30.0
 
     @property
     def pgdata(self) -> Path:
@@ -71,6 +91,22 @@ _ENV: dict[str, str] = {
     "VSEARCH_CACHE_SWR_S": "cache_swr_s",
     "VSEARCH_CACHE_SIE_S": "cache_sie_s",
     "VSEARCH_ADMIN_TOKEN": "admin_token",
+    "REDIS_URL": "redis_url",
+    "VSEARCH_REDIS_TIMEOUT_S": "redis_timeout_s",
+    "VSEARCH_L1_MAX_ENTRIES": "l1_max_entries",
+    "VSEARCH_L1_TTL_S": "l1_ttl_s",
+    "VSEARCH_REDIS_TTL_S": "redis_ttl_s",
+    "VSEARCH_POPULAR_THRESHOLD": "popular_threshold",
+    "VSEARCH_POPULAR_WINDOW_S": "popular_window_s",
+    "CLOUDFLARE_API_TOKEN": "cloudflare_api_token",
+    "CLOUDFLARE_ZONE_ID": "cloudflare_zone_id",
+    "CLOUDFLARE_ACCOUNT_ID": "cloudflare_account_id",
+    "CLOUDFLARE_KV_NAMESPACE_ID": "cloudflare_kv_namespace_id",
+    "VSEARCH_CLOUDFLARE_PLAN": "cloudflare_plan",
+    "VSEARCH_EDGE_ADMIN_URL": "edge_admin_url",
+    "VSEARCH_EDGE_ADMIN_TOKEN": "edge_admin_token",
+    "VSEARCH_PURGER_POLL_S": "purger_poll_s",
+    "VSEARCH_PURGER_LEASE_S": "purger_lease_s",
 }
 ENV_VARS: tuple[str, ...] = tuple(sorted(_ENV))
 

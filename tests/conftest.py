@@ -115,3 +115,19 @@ def exact_client(database_url: str, inventory: Inventory, embedder: Any) -> Iter
     exact = make_settings(database_url, exact_max_rows=10**9)
     with TestClient(create_app(exact, embed=embedder.embed_query)) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real redis-server on a free port (installed by scripts/setup); `.url`, `.stop()`,
+    `.start()` let tests take it away and bring it back."""
+    from servers import RedisProcess
+
+    server = RedisProcess(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_server: Any) -> str:
+    return str(redis_server.url)
