@@ -477,6 +477,8 @@ def _scan(tokens: list[str], sp: _Spoken, rest: list[str]) -> None:
                 continue
             if phrase.guarded and not _guard_ok(phrase, tokens, i, span, after_make):
                 continue
+            if phrase.field == "model" and _make_then_model(tokens, i, span):
+                continue  # "ram 1500" is make Ram + model 1500, not the old Dodge "Ram 1500"
             sp.sets.setdefault(phrase.field, set()).update(phrase.values)
             i += span
             if phrase.field == "make":
@@ -485,6 +487,17 @@ def _scan(tokens: list[str], sp: _Spoken, rest: list[str]) -> None:
         else:
             rest.append(tokens[i])
             i += 1
+
+
+def _make_then_model(tokens: list[str], i: int, span: int) -> bool:
+    """Whether tokens[i:i+span] also read as a make followed by one of that make's models."""
+    for cut in range(1, span):
+        make = _PHRASES.get("".join(tokens[i : i + cut]))
+        model = _PHRASES.get("".join(tokens[i + cut : i + span]))
+        if make and model and make.field == "make" and model.field == "model":
+            if make.values[0] in model.makes:
+                return True
+    return False
 
 
 def _guard_ok(

