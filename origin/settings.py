@@ -35,8 +35,8 @@ class Settings:
     # Time budget of the vector path (embed + kNN); past it the keyword fallback answers.
     vector_budget_ms: int = 300
     # At or below this many matching rows the planner searches the subset exactly.
-    exact_max_rows: int = 8_000
-    hnsw_ef_search: int = 200
+    exact_max_rows: int = 6_000
+    hnsw_ef_search: int = 500
     hnsw_max_scan_tuples: int = 40_000
     embed_threads: int = 1
     cache_max_age_s: int = 60

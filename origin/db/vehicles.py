@@ -27,6 +27,8 @@ HNSW_INDEX_SQL = (
     "WHERE status = 'active'"
 )
 
+HNSW_MIN_CANDIDATES = 100
+
 # Column order and direction of each non-relevance ordering; the tiebreak is always id.
 ORDERINGS: dict[str, tuple[str, bool]] = {
     "price_asc": ("price", False),
@@ -75,10 +77,13 @@ async def knn(
             f"WHERE {where.sql()}{keyset} ORDER BY {distance} + 0, id LIMIT {int(k)}"
         )
         return list(await conn.fetch(sql, *params))
+    # relaxed_order returns rows only roughly in distance order: take a wider candidate set
+    # than the page and re-sort it exactly, so a near neighbour found late still makes the page.
     sql = (
         f"WITH candidates AS MATERIALIZED (SELECT {_SELECT}, {distance} AS distance "
-        f"FROM vehicles WHERE {where.sql()}{keyset} ORDER BY {distance} LIMIT {int(k)}) "
-        "SELECT * FROM candidates ORDER BY distance, id"
+        f"FROM vehicles WHERE {where.sql()}{keyset} ORDER BY {distance} "
+        f"LIMIT {max(int(k), HNSW_MIN_CANDIDATES)}) "
+        f"SELECT * FROM candidates ORDER BY distance, id LIMIT {int(k)}"
     )
     async with conn.transaction(readonly=True):
         await conn.execute(

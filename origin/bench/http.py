@@ -1,0 +1,58 @@
+"""Sequential and concurrent HTTP load against a running server, with latency percentiles."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+
+from origin.bench.stats import summary
+
+
+async def _load(base: str, paths: list[str], clients: int, seconds: float) -> dict[str, Any]:
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    deadline = time.monotonic() + seconds
+    counter = iter(range(10**9))
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while time.monotonic() < deadline:
+            path = paths[next(counter) % len(paths)]
+            started = time.perf_counter()
+            response = await client.get(path)
+            latencies.append((time.perf_counter() - started) * 1000)
+            label = response.headers.get("x-cache", str(response.status_code))
+            statuses[label] = statuses.get(label, 0) + 1
+
+    limits = httpx.Limits(max_connections=clients)
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
+        started = time.monotonic()
+        await asyncio.gather(*(worker(client) for _ in range(clients)))
+        elapsed = time.monotonic() - started
+    return {
+        "clients": clients,
+        "requests": len(latencies),
+        "qps": round(len(latencies) / elapsed, 1),
+        "latency_ms": summary(latencies),
+        "responses": statuses,
+    }
+
+
+def load(base: str, paths: list[str], clients: int, seconds: float) -> dict[str, Any]:
+    return asyncio.run(_load(base, paths, clients, seconds))
+
+
+def each_once(base: str, paths: list[str]) -> dict[str, Any]:
+    """One request per path, in order: every request is the first of its kind (a miss)."""
+    latencies: list[float] = []
+    labels: dict[str, int] = {}
+    with httpx.Client(base_url=base, timeout=30) as client:
+        for path in paths:
+            started = time.perf_counter()
+            response = client.get(path)
+            latencies.append((time.perf_counter() - started) * 1000)
+            label = response.headers.get("x-cache", str(response.status_code))
+            labels[label] = labels.get(label, 0) + 1
+    return {"requests": len(paths), "latency_ms": summary(latencies), "responses": labels}
