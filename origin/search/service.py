@@ -163,7 +163,9 @@ class SearchService:
             budget = self.settings.vector_budget_ms / 1000
             try:
                 return await asyncio.wait_for(self._semantic(query, point, cursor, timings), budget)
-            except (TimeoutError, asyncpg.PostgresError, OSError, RuntimeError) as exc:
+            # The fallback is the boundary of the vector path: whatever breaks in the model or
+            # the kNN query (or its time budget), a keyword answer beats an error.
+            except Exception as exc:
                 log.warning(
                     "vector path failed, keyword fallback",
                     extra={"error": type(exc).__name__, "key": cache_key(query)},
