@@ -18,12 +18,18 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from vsearch_query import QueryError
 
-from origin.api import ops, search, vehicles
-from origin.db.embedded import start_embedded
+from origin.api import inventory, ops, purge, search, vehicles
+from origin.api.slowlog import log_slow_searches
+from origin.db.embedded import release_embedded, start_embedded
 from origin.db.migrate import migrate
 from origin.db.pool import create_pool
+from origin.db.pool_metrics import watch_pool
 from origin.errors import ApiError
+from origin.inventory.service import InventoryService
+from origin.middleware import ObservabilityMiddleware, install_log_context
+from origin.purger.runner import background_purger
 from origin.search.service import SearchService
+from origin.search.tiers import open_tiers
 from origin.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -63,6 +69,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 def create_app(settings: Settings | None = None, *, embed: EmbedFn | None = None) -> Starlette:
     settings = settings or load_settings()
+    install_log_context()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -72,30 +79,50 @@ def create_app(settings: Settings | None = None, *, embed: EmbedFn | None = None
             await migrate(conn)
         finally:
             await conn.close()
-        pool = await create_pool(dsn, settings)
+        pool = watch_pool(await create_pool(dsn, settings))
         embed_fn = embed
         if embed_fn is None:
             from origin.search.embedder import Embedder
 
             embed_fn = Embedder(threads=settings.embed_threads).embed_query
+        from origin.search.embedder import MODEL_ID
+
         app.state.settings = settings
         app.state.pool = pool
         app.state.search = SearchService(pool, embed_fn, settings)
         try:
-            yield
+            async with open_tiers(settings, app.state.search) as tiers:
+                app.state.tiers = tiers
+                app.state.inventory = InventoryService(pool, embed_fn, MODEL_ID)
+                # Without Redis, this instance's L1 is the only origin tier to purge.
+                tag_purger = tiers.redis if tiers.redis is not None else tiers.l1
+                async with background_purger(settings, pool, tag_purger, dsn):
+                    yield
         finally:
             await pool.close()
+            if settings.database_url is None:
+                release_embedded(settings.pgdata)
 
     routes = [
-        Route("/v1/search", search.search, methods=["GET"]),
-        Route("/search", search.search, methods=["GET"]),
+        Route("/v1/search", log_slow_searches(search.search), methods=["GET"]),
+        Route("/search", log_slow_searches(search.search), methods=["GET"]),
+        Route("/v1/vehicles/bulk", inventory.bulk_vehicles, methods=["POST"]),
         Route("/v1/vehicles/{vehicle_id}", vehicles.get_vehicle, methods=["GET"]),
+        Route("/v1/vehicles/{vehicle_id}", inventory.put_vehicle, methods=["PUT"]),
+        Route("/v1/vehicles/{vehicle_id}", inventory.patch_vehicle, methods=["PATCH"]),
+        Route("/v1/vehicles/{vehicle_id}", inventory.delete_vehicle, methods=["DELETE"]),
+        Route("/v1/purge", purge.purge, methods=["POST"]),
         Route("/healthz", ops.healthz, methods=["GET"]),
         Route("/readyz", ops.readyz, methods=["GET"]),
+        Route("/metrics", ops.metrics, methods=["GET"]),
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(GZipMiddleware, minimum_size=1024)],
+        # Outermost first: the metrics time the whole request, compression included.
+        middleware=[
+            Middleware(ObservabilityMiddleware),
+            Middleware(GZipMiddleware, minimum_size=1024),
+        ],
         exception_handlers={
             ApiError: _api_error,
             QueryError: _query_error,

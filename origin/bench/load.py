@@ -1,0 +1,220 @@
+"""`python -m origin.bench.load` (scripts/loadtest): the same seeded workload, normal -> 10x
+spike -> normal, against each target in turn; raw results to bench/results/, report to docs/load.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from origin.bench import stack, workload
+from origin.bench.load_report import summarise, write_report
+from origin.bench.stats import machine
+from origin.bench.workload import Request
+from origin.settings import REPO_ROOT, Settings, load_settings
+
+_METRIC = re.compile(r"^(vsearch_[a-z_]+(?:\{[^}]*\})?) ([0-9.eE+-]+)$")
+LOCUSTFILE = REPO_ROOT / "origin" / "bench" / "locustfile.py"
+
+
+def scrape(origin: str) -> dict[str, float]:
+    """The origin's vsearch_* counters and gauges from /metrics."""
+    text = httpx.get(f"{origin}/metrics", timeout=5).text
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        match = _METRIC.match(line)
+        if match:
+            out[match.group(1)] = float(match.group(2))
+    return out
+
+
+def writes_supported(origin: str) -> bool:
+    """True when the inventory API answers (401 without a token), not 404/405."""
+    reply = httpx.patch(f"{origin}/v1/vehicles/1", json={}, timeout=5)
+    return reply.status_code in (400, 401, 403)
+
+
+def snapshot(origin: str, vehicles: list[int]) -> dict[int, dict[str, Any]]:
+    """Price and status of the vehicles the workload writes to (to put back after each target)."""
+    out: dict[int, dict[str, Any]] = {}
+    with httpx.Client(base_url=origin, timeout=10) as client:
+        for vehicle in vehicles:
+            reply = client.get(f"/v1/vehicles/{vehicle}")
+            if reply.status_code == 200:
+                body = reply.json()
+                out[vehicle] = {"price": body["price"], "status": body["status"]}
+    return out
+
+
+def restore(origin: str, token: str, saved: dict[int, dict[str, Any]]) -> int:
+    """Put the written vehicles back; returns how many restores failed."""
+    failed = 0
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=origin, timeout=10, headers=headers) as client:
+        for vehicle, fields in saved.items():
+            failed += client.patch(f"/v1/vehicles/{vehicle}", json=fields).status_code != 200
+    return failed
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """What every target's run shares: the workload, where records go, the admin token."""
+
+    workload: Path
+    records: Path
+    token_file: Path
+    requests: list[Request]
+
+
+def _locust(
+    target: stack.Stack, args: argparse.Namespace, files: RunFiles, *, writes: bool
+) -> None:
+    total = sum(seconds for _, seconds in _stages(args))
+    command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless"]
+    command += ["--host", target.base, "--only-summary", "--loglevel", "WARNING"]
+    command += ["--run-time", f"{int(total) + 20}s", "--stop-timeout", "5"]
+    command += ["--workload", str(files.workload), "--search-path", target.search_path]
+    command += ["--stages", ",".join(f"{u}:{s}" for u, s in _stages(args))]
+    command += ["--records", str(files.records), "--max-requests", str(args.max_requests)]
+    if writes:
+        command += ["--write-base", target.origin, "--admin-token-file", str(files.token_file)]
+    subprocess.run(  # noqa: S603 (fixed arguments, no shell)
+        command, check=False, timeout=total + 90, stdout=subprocess.DEVNULL
+    )
+
+
+def _stages(args: argparse.Namespace) -> list[tuple[int, float]]:
+    normal, spike = args.users, args.users * args.spike_factor
+    stages = [(normal, args.normal_s), (spike, args.spike_s), (normal, args.normal_s)]
+    return [(normal, args.warm_s), *stages] if args.warm_s > 0 else stages
+
+
+def run_target(
+    name: str, args: argparse.Namespace, settings: Settings, redis_url: str, files: RunFiles
+) -> dict[str, Any]:
+    """One target under the whole scenario: records, metric deltas, CPU per process."""
+    token = files.token_file.read_text()
+    with stack.running(name, redis_url, token) as target:
+        writes = not args.no_writes and writes_supported(target.origin)
+        saved = {}
+        if writes:
+            saved = snapshot(target.origin, workload.written_vehicles(files.requests))
+        target.pids["postgres"] = stack.postgres_pids(settings.pgdata)
+        before_metrics = scrape(target.origin)
+        before_cpu = {role: stack.cpu_seconds(p) for role, p in target.pids.items()}
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        load_before = os.getloadavg()
+        started = time.monotonic()
+        _locust(target, args, files, writes=writes)
+        wall = time.monotonic() - started
+        after_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        target.pids["postgres"] = stack.postgres_pids(settings.pgdata)
+        after_cpu = {role: stack.cpu_seconds(p) for role, p in target.pids.items()}
+        after_metrics = scrape(target.origin)
+        load_after = os.getloadavg()
+        restore_failed = restore(target.origin, token, saved)
+    cpu = {
+        role: round(sum(v - before_cpu[role].get(pid, 0.0) for pid, v in after.items()), 2)
+        for role, after in after_cpu.items()
+    }
+    cpu["locust"] = round(
+        after_children.ru_utime + after_children.ru_stime - children.ru_utime - children.ru_stime,
+        2,
+    )
+    raw = json.loads(files.records.read_text())
+    return {
+        "target": name,
+        "description": stack.DESCRIPTIONS[name],
+        "wall_s": round(wall, 1),
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in load_after],
+        "cpu_s": cpu,
+        "metrics_delta": {
+            k: round(after_metrics[k] - before_metrics.get(k, 0.0), 3)
+            for k in after_metrics
+            if after_metrics[k] != before_metrics.get(k, 0.0) and "_created" not in k
+        },
+        "writes": "PATCH /v1/vehicles/{id}" if writes else "skipped (no inventory API)",
+        "writes_skipped": raw["writes_skipped"],
+        "restore_failed": restore_failed,
+        "records": raw["records"],
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m origin.bench.load", description=__doc__)
+    parser.add_argument("--targets", default=",".join(stack.TARGETS))
+    parser.add_argument("--users", type=int, default=6, help="normal-load shoppers (1 step/s)")
+    parser.add_argument("--spike-factor", type=int, default=10)
+    parser.add_argument(
+        "--warm-s", type=float, default=15, help="warm-up at normal load (not scored)"
+    )
+    parser.add_argument("--normal-s", type=float, default=15)
+    parser.add_argument("--spike-s", type=float, default=15)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--intents", type=int, default=3_000)
+    parser.add_argument("--max-requests", type=int, default=50_000)
+    parser.add_argument("--no-writes", action="store_true")
+    parser.add_argument("--out", default="bench/results")
+    parser.add_argument("--doc", default="docs/load.md")
+    parser.add_argument("--plot", default="docs/img/spike.png")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = load_settings()
+    steps = int(sum(u * s for u, s in _stages(args)) * 1.1) + 100
+    requests = workload.generate(args.seed, min(steps, args.max_requests), args.intents)
+    redis_process, redis_url = stack.start_redis()
+    result: dict[str, Any] = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    result |= {"machine": machine(), "args": vars(args), "targets": []}
+    try:
+        with tempfile.TemporaryDirectory(prefix="vsearch-load-") as tmp:
+            files = RunFiles(
+                Path(tmp) / "workload.jsonl",
+                Path(tmp) / "records.json",
+                Path(tmp) / "token",
+                requests,
+            )
+            workload.write_jsonl(requests, files.workload)
+            files.token_file.write_text(secrets.token_hex(16))
+            files.token_file.chmod(0o600)
+            for name in args.targets.split(","):
+                print(f"[loadtest] {name}: {stack.DESCRIPTIONS[name]}", file=sys.stderr)
+                result["targets"].append(run_target(name, args, settings, redis_url, files))
+    finally:
+        redis_process.terminate()
+        redis_process.wait(timeout=10)
+    return _write(result, args)
+
+
+def _write(result: dict[str, Any], args: argparse.Namespace) -> int:
+    out = REPO_ROOT / args.out
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = result["when"].replace(":", "")
+    (out / f"load-{stamp}.json").write_text(json.dumps(result, separators=(",", ":")) + "\n")
+    summary = summarise(result)
+    (out / "load-latest-summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_report(summary, REPO_ROOT / args.doc, REPO_ROOT / args.plot, result)
+    print(json.dumps(summary, indent=2))
+    print(f"written to {out}, {args.doc} and {args.plot}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

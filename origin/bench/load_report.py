@@ -1,0 +1,165 @@
+"""Load-test figures from the raw records: per phase latency and throughput, hit rate per tier,
+CPU per process, purge lag and pool wait; the latency-over-time plot across the spike."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from origin.bench.stats import percentile
+from origin.bench.workload import POPULAR_RANKS
+
+# Record fields, as written by locustfile.py.
+T, MS, STATUS, XCACHE, LAYER, NGINX, NAME, RANK, FAILED = range(9)
+NGINX_HITS = {"HIT", "STALE", "UPDATING", "REVALIDATED"}
+PHASES = ("normal", "spike", "after")
+_LABEL = re.compile(r'(\w+)="([^"]*)"')
+
+
+def phase_of(t: float, warm_s: float, normal_s: float, spike_s: float) -> str:
+    """Which stage a request started in (warm-up is left out of the phase tables)."""
+    if t < warm_s:
+        return "warm"
+    t -= warm_s
+    if t < normal_s:
+        return "normal"
+    return "spike" if t < normal_s + spike_s else "after"
+
+
+def is_hit(target: str, record: list[Any]) -> bool:
+    """Did a cache in front of the database answer (at the tier the target exposes)?"""
+    if target == "nginx":
+        return bool(record[NGINX] in NGINX_HITS)
+    return bool(record[XCACHE] == "HIT")
+
+
+def layer(target: str, record: list[Any]) -> str:
+    if target == "nginx":
+        return f"nginx {record[NGINX] or '-'}"
+    return str(record[LAYER] or record[STATUS])
+
+
+def latency(records: list[list[Any]], seconds: float) -> dict[str, Any]:
+    values = [r[MS] for r in records]
+    errors = sum(1 for r in records if r[FAILED] or not 200 <= r[STATUS] < 300)
+    if not values:
+        return {"requests": 0, "rps": 0.0, "errors": 0}
+    return {
+        "requests": len(values),
+        "rps": round(len(values) / seconds, 1),
+        "p50": percentile(values, 50),
+        "p95": percentile(values, 95),
+        "p99": percentile(values, 99),
+        "max": round(max(values), 2),
+        "errors": errors,
+    }
+
+
+def _tiers(delta: dict[str, float]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for key, value in delta.items():
+        if key.startswith("vsearch_cache_requests_total{"):
+            labels = dict(_LABEL.findall(key))
+            out[f"{labels.get('tier')} {labels.get('result')}"] = int(value)
+    return dict(sorted(out.items()))
+
+
+def summarise_target(target: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+    """Figures of one target; hit rates and totals cover the measured phases (not warm-up)."""
+    name = target["target"]
+    warm_s, normal_s, spike_s = args["warm_s"], args["normal_s"], args["spike_s"]
+    records = [r for r in target["records"] if r[T] >= warm_s]
+    reads = [r for r in records if r[NAME] in ("search", "page")]
+    writes = [r for r in records if r[NAME] == "write"]
+    durations = {"normal": normal_s, "spike": spike_s, "after": normal_s}
+    phases = {
+        phase: latency([r for r in reads if phase_of(r[T], warm_s, normal_s, spike_s) == phase], s)
+        for phase, s in durations.items()
+    }
+    popular = [r for r in reads if 0 <= r[RANK] < POPULAR_RANKS]
+    delta = target["metrics_delta"]
+    db = delta.get("vsearch_db_searches_total", 0.0)
+    lag_n = delta.get("vsearch_purge_lag_seconds_count", 0.0)
+    pool_n = delta.get("vsearch_db_pool_acquire_seconds_count", 0.0)
+    pool_s = delta.get("vsearch_db_pool_acquire_seconds_sum", 0.0)
+    wall = max(target["wall_s"], 1e-9)
+    return {
+        "target": name,
+        "description": target["description"],
+        "phases": phases,
+        "all": latency(reads, 2 * normal_s + spike_s),
+        "writes": {"requests": len(writes), "errors": latency(writes, 1).get("errors", 0)},
+        "writes_mode": target.get("writes", ""),
+        "hit_rate": round(sum(is_hit(name, r) for r in reads) / max(len(reads), 1), 4),
+        "popular_hit_rate": round(sum(is_hit(name, r) for r in popular) / max(len(popular), 1), 4),
+        "popular_reads": len(popular),
+        "no_db_share": round(1 - db / max(len(reads), 1), 4),
+        "db_searches": int(db),
+        "layers": dict(Counter(layer(name, r) for r in reads).most_common()),
+        "origin_tiers": _tiers(delta),
+        "purge_events": int(sum(v for k, v in delta.items() if "purge_events_total" in k)),
+        "purge_lag_mean_s": round(delta.get("vsearch_purge_lag_seconds_sum", 0.0) / lag_n, 3)
+        if lag_n
+        else None,
+        "pool_wait_mean_ms": round(1000 * pool_s / pool_n, 2) if pool_n else None,
+        "cpu_pct": {role: round(100 * s / wall, 1) for role, s in target["cpu_s"].items()},
+        "loadavg": [target["loadavg_before"][0], target["loadavg_after"][0]],
+    }
+
+
+def summarise(result: dict[str, Any]) -> dict[str, Any]:
+    args = result["args"]
+    return {
+        "when": result["when"],
+        "machine": result["machine"],
+        "args": args,
+        "targets": [summarise_target(t, args) for t in result["targets"]],
+    }
+
+
+def series(records: list[list[Any]], bucket_s: float = 1.0) -> list[tuple[float, float, float]]:
+    """(second, p50, p95) of the reads in each time bucket."""
+    buckets: dict[int, list[float]] = {}
+    for r in records:
+        if r[NAME] in ("search", "page"):
+            buckets.setdefault(int(r[T] // bucket_s), []).append(r[MS])
+    return [
+        (b * bucket_s, percentile(v, 50), percentile(v, 95)) for b, v in sorted(buckets.items())
+    ]
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    """p95 latency per second of each target across the spike (log scale), spike shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    args = result["args"]
+    fig, ax = plt.subplots(figsize=(9, 4.5), dpi=110)
+    for target in result["targets"]:
+        points = series(target["records"])
+        if points:
+            ax.plot([p[0] for p in points], [p[2] for p in points], label=target["target"])
+    start = args["warm_s"] + args["normal_s"]
+    ax.axvspan(args["warm_s"], start, color="0.96", label="normal")
+    ax.axvspan(start, start + args["spike_s"], color="0.85", label="10x spike")
+    ax.set_yscale("log")
+    ax.set_xlabel("seconds since start")
+    ax.set_ylabel("p95 latency per second (ms)")
+    ax.set_title("Search latency across a 10x spike (same workload, same run)")
+    ax.legend(loc="upper left", fontsize="small")
+    ax.grid(True, which="both", alpha=0.3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write_report(summary: dict[str, Any], doc: Path, png: Path, result: dict[str, Any]) -> None:
+    from origin.bench.load_markdown import render
+
+    plot(result, png)
+    doc.write_text(render(summary, png.relative_to(doc.parent)))

@@ -1,0 +1,179 @@
+"""The locust side of the load test: shoppers replay the workload in order, normal -> spike ->
+normal, and every response's latency and cache headers are kept for origin/bench/load_report.py.
+
+Run by origin/bench/load.py: `locust -f origin/bench/locustfile.py --headless --workload ...`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from locust import FastHttpUser, LoadTestShape, constant_throughput, events, task
+from locust.env import Environment
+from locust.exception import StopUser
+
+from origin.bench.workload import Request, read_jsonl
+
+PAGES_FIELD = "next_cursor"
+
+
+class _State:
+    """The shared replay position and the records (one locust process, gevent: one thread)."""
+
+    def __init__(self) -> None:
+        self.requests: list[Request] = []
+        self.position = 0
+        self.t0 = time.time()
+        self.records: list[list[Any]] = []
+        self.writes_skipped = 0
+        self.lock = threading.Lock()
+
+    def next(self, limit: int) -> Request | None:
+        with self.lock:
+            if self.position >= min(limit, len(self.requests)):
+                return None
+            self.position += 1
+            return self.requests[self.position - 1]
+
+
+STATE = _State()
+
+
+def parse_stages(text: str) -> list[tuple[int, float]]:
+    """'10:15,100:15,10:15' -> [(users, seconds), ...]."""
+    stages = []
+    for part in text.split(","):
+        users, seconds = part.split(":")
+        stages.append((int(users), float(seconds)))
+    if not stages or any(u < 1 or s <= 0 for u, s in stages):
+        raise ValueError(f"bad stages {text!r}")
+    return stages
+
+
+def _arguments(parser: argparse.ArgumentParser, **_: Any) -> None:
+    parser.add_argument("--workload", default="", help="JSONL from origin/bench/workload.py")
+    parser.add_argument("--search-path", default="/v1/search")
+    parser.add_argument("--write-base", default="", help="origin for writes; empty = skip them")
+    parser.add_argument("--admin-token-file", default="")
+    parser.add_argument("--stages", default="10:15,100:15,10:15", help="users:seconds,...")
+    parser.add_argument("--records", default="", help="where to write per-request records")
+    parser.add_argument("--max-requests", type=int, default=100_000)
+
+
+def _options(environment: Environment) -> argparse.Namespace:
+    options: argparse.Namespace | None = environment.parsed_options
+    assert options is not None
+    return options
+
+
+def _start(environment: Environment, **_: Any) -> None:
+    STATE.requests = read_jsonl(Path(_options(environment).workload))
+    STATE.t0 = time.time()
+
+
+def _record(
+    name: str,
+    response_time: float,
+    response: Any,
+    context: dict[str, Any],
+    exception: BaseException | None,
+    start_time: float | None = None,
+    **_: Any,
+) -> None:
+    headers = getattr(response, "headers", None) or {}
+    STATE.records.append(
+        [
+            round((start_time or time.time()) - STATE.t0, 3),
+            round(response_time, 2),
+            int(getattr(response, "status_code", 0) or 0),
+            headers.get("x-cache"),
+            headers.get("x-cache-layer"),
+            headers.get("x-nginx-cache"),
+            name,
+            context.get("rank", -1),
+            exception is not None,
+        ]
+    )
+
+
+def _save(environment: Environment, **_: Any) -> None:
+    out = _options(environment).records
+    if out:
+        body = {"t0": STATE.t0, "writes_skipped": STATE.writes_skipped, "records": STATE.records}
+        Path(out).write_text(json.dumps(body, separators=(",", ":")))
+
+
+def _on(hook: Any, handler: Callable[..., None]) -> None:
+    hook.add_listener(handler)  # locust's EventHook.add_listener is untyped
+
+
+_on(events.init_command_line_parser, _arguments)
+_on(events.test_start, _start)
+_on(events.request, _record)
+_on(events.quitting, _save)
+
+
+class Shopper(FastHttpUser):
+    """One shopper: one workload step a second (a search, its next pages, or a write)."""
+
+    wait_time = constant_throughput(1.0)
+    network_timeout = 10.0
+    connection_timeout = 5.0
+
+    @task
+    def step(self) -> None:
+        options = _options(self.environment)
+        request = STATE.next(options.max_requests)
+        if request is None:
+            raise StopUser()
+        if request.kind == "write":
+            self._write(request, options)
+            return
+        path = f"{options.search_path}?{request.query}"
+        context = {"rank": request.rank}
+        for page in range(request.pages + 1):
+            name = "search" if page == 0 else "page"
+            with self.client.get(path, name=name, context=context, catch_response=True) as reply:
+                cursor = None
+                if request.pages > page and reply.status_code == 200:
+                    cursor = (reply.json() or {}).get(PAGES_FIELD)
+            if not cursor:
+                return
+            path = f"{options.search_path}?{request.query}&cursor={cursor}"
+
+    def _write(self, request: Request, options: argparse.Namespace) -> None:
+        if not options.write_base or not options.admin_token_file:
+            STATE.writes_skipped += 1
+            return
+        token = Path(options.admin_token_file).read_text().strip()
+        self.client.request(
+            "PATCH",
+            f"{options.write_base}/v1/vehicles/{request.vehicle}",
+            name="write",
+            json=request.patch,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+
+class SpikeShape(LoadTestShape):
+    """Users per stage (normal, 10x spike, normal); stops after the last stage."""
+
+    started: float | None = None
+
+    def tick(self) -> tuple[int, float] | None:
+        assert self.runner is not None
+        stages = parse_stages(_options(self.runner.environment).stages)
+        if self.started is None:
+            self.started = time.monotonic()
+        elapsed = time.monotonic() - self.started
+        for users, seconds in stages:
+            if elapsed < seconds:
+                return users, 1000.0  # all users start (or stop) at once: a spike
+            elapsed -= seconds
+        return None
