@@ -15,11 +15,13 @@ from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from vsearch_query import QueryError
 
-from origin.api import inventory, ops, purge, search, vehicles
+from origin.api import dashboard, inventory, ops, purge, search, vehicles
+from origin.api.openapi import openapi
 from origin.api.slowlog import log_slow_searches
+from origin.dashboard.history import recorded_history
 from origin.db.embedded import release_embedded, start_embedded
 from origin.db.migrate import migrate
 from origin.db.pool import create_pool
@@ -27,6 +29,7 @@ from origin.db.pool_metrics import watch_pool
 from origin.errors import ApiError
 from origin.inventory.service import InventoryService
 from origin.middleware import ObservabilityMiddleware, install_log_context
+from origin.protection import protection_middleware
 from origin.purger.runner import background_purger
 from origin.search.service import SearchService
 from origin.search.tiers import open_tiers
@@ -74,7 +77,9 @@ def create_app(settings: Settings | None = None, *, embed: EmbedFn | None = None
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         dsn = database_dsn(settings)
-        conn = await asyncpg.connect(dsn)
+        # Session state (the migration lock, LISTEN) needs a real session, not a pooler's.
+        direct_dsn = settings.direct_database_url or dsn
+        conn = await asyncpg.connect(direct_dsn)
         try:
             await migrate(conn)
         finally:
@@ -96,7 +101,11 @@ def create_app(settings: Settings | None = None, *, embed: EmbedFn | None = None
                 app.state.inventory = InventoryService(pool, embed_fn, MODEL_ID)
                 # Without Redis, this instance's L1 is the only origin tier to purge.
                 tag_purger = tiers.redis if tiers.redis is not None else tiers.l1
-                async with background_purger(settings, pool, tag_purger, dsn):
+                async with (
+                    background_purger(settings, pool, tag_purger, direct_dsn),
+                    recorded_history(settings) as history,
+                ):
+                    app.state.history = history
                     yield
         finally:
             await pool.close()
@@ -115,12 +124,17 @@ def create_app(settings: Settings | None = None, *, embed: EmbedFn | None = None
         Route("/healthz", ops.healthz, methods=["GET"]),
         Route("/readyz", ops.readyz, methods=["GET"]),
         Route("/metrics", ops.metrics, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/dashboard", dashboard.page, methods=["GET"]),
+        Route("/dashboard/static/{name}", dashboard.asset, methods=["GET"]),
+        WebSocketRoute("/dashboard/ws", dashboard.stream),
     ]
     return Starlette(
         routes=routes,
         # Outermost first: the metrics time the whole request, compression included.
         middleware=[
             Middleware(ObservabilityMiddleware),
+            *protection_middleware(settings),
             Middleware(GZipMiddleware, minimum_size=1024),
         ],
         exception_handlers={

@@ -22,6 +22,10 @@ class Settings:
     # Where the embedded PostgreSQL and caches live (the database only without database_url).
     data_dir: Path = REPO_ROOT / ".vsearch"
     database_url: str | None = field(default=None, repr=False)
+    # Behind a transaction-mode pooler (Supabase, pgbouncer): no statement cache, no startup
+    # parameters; migrations and LISTEN (session state) go to direct_database_url instead.
+    transaction_pooler: bool = False
+    direct_database_url: str | None = field(default=None, repr=False)
     host: str = "127.0.0.1"
     port: int = 8000
     vehicles: int = 100_000
@@ -67,6 +71,20 @@ class Settings:
     purger_lease_s: float = 30.0
     # A search slower than this at the origin logs one line with its strategy and stages.
     slow_search_ms: float = 250.0
+    # Rate limits ("N/second|minute|hour", limits' notation; "off" disables), in Redis when
+    # configured so every instance shares the counters. Per client address, and per bearer token.
+    rate_limit_client: str = "1200/minute"
+    rate_limit_key: str = "6000/minute"
+    # Client addresses never limited per client: the local edge and load generator on loopback.
+    rate_limit_exempt: str = "127.0.0.1,::1"
+    # The header holding the real client address behind a proxy (CF-Connecting-IP behind
+    # Cloudflare); unset = the peer address. Only safe when the origin is reachable via the proxy.
+    client_ip_header: str | None = None
+    max_body_bytes: int = 2 * 1024 * 1024
+    max_query_bytes: int = 2_048
+    max_query_params: int = 40
+    # Origins allowed to call the shopper search from a browser (CORS); admin routes never.
+    cors_origins: str = "*"
 
     @property
     def pgdata(self) -> Path:
@@ -77,6 +95,8 @@ class Settings:
 _ENV: dict[str, str] = {
     "VSEARCH_DATA_DIR": "data_dir",
     "DATABASE_URL": "database_url",
+    "VSEARCH_TRANSACTION_POOLER": "transaction_pooler",
+    "VSEARCH_DIRECT_DATABASE_URL": "direct_database_url",
     "VSEARCH_HOST": "host",
     "VSEARCH_PORT": "port",
     "VSEARCH_VEHICLES": "vehicles",
@@ -113,6 +133,14 @@ _ENV: dict[str, str] = {
     "VSEARCH_PURGER_POLL_S": "purger_poll_s",
     "VSEARCH_PURGER_LEASE_S": "purger_lease_s",
     "VSEARCH_SLOW_SEARCH_MS": "slow_search_ms",
+    "VSEARCH_RATE_LIMIT_CLIENT": "rate_limit_client",
+    "VSEARCH_RATE_LIMIT_KEY": "rate_limit_key",
+    "VSEARCH_RATE_LIMIT_EXEMPT": "rate_limit_exempt",
+    "VSEARCH_CLIENT_IP_HEADER": "client_ip_header",
+    "VSEARCH_MAX_BODY_BYTES": "max_body_bytes",
+    "VSEARCH_MAX_QUERY_BYTES": "max_query_bytes",
+    "VSEARCH_MAX_QUERY_PARAMS": "max_query_params",
+    "VSEARCH_CORS_ORIGINS": "cors_origins",
 }
 ENV_VARS: tuple[str, ...] = tuple(sorted(_ENV))
 
@@ -128,7 +156,12 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
             continue
         values[name] = _coerce(env_name, raw, str(types[name]))
     values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
+    settings = Settings(**values)  # type: ignore[arg-type]
+    if settings.transaction_pooler and not settings.direct_database_url:
+        # A session advisory lock (migrations) or LISTEN through it would land on whichever
+        # server connection is free: the lock leaks and notifications are lost.
+        raise SettingsError("VSEARCH_TRANSACTION_POOLER=1 needs VSEARCH_DIRECT_DATABASE_URL")
+    return settings
 
 
 def _coerce(env_name: str, raw: str, type_name: str) -> object:

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
-from origin.bench import stack, workload
+from origin.bench import scenario, stack, workload
 from origin.bench.load_report import summarise, write_report
 from origin.bench.stats import machine
 from origin.bench.workload import Request
@@ -86,7 +87,7 @@ def _locust(
     total = sum(seconds for _, seconds in _stages(args))
     command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless"]
     command += ["--host", target.base, "--only-summary", "--loglevel", "WARNING"]
-    command += ["--run-time", f"{int(total) + 20}s", "--stop-timeout", "5"]
+    command += ["--stop-timeout", "5"]  # the shape ends the run; the timeout below bounds it
     command += ["--workload", str(files.workload), "--search-path", target.search_path]
     command += ["--stages", ",".join(f"{u}:{s}" for u, s in _stages(args))]
     command += ["--records", str(files.records), "--max-requests", str(args.max_requests)]
@@ -98,9 +99,8 @@ def _locust(
 
 
 def _stages(args: argparse.Namespace) -> list[tuple[int, float]]:
-    normal, spike = args.users, args.users * args.spike_factor
-    stages = [(normal, args.normal_s), (spike, args.spike_s), (normal, args.normal_s)]
-    return [(normal, args.warm_s), *stages] if args.warm_s > 0 else stages
+    text = scenario.stages(args.users, args.spike_factor, args.warm_s, args.normal_s, args.spike_s)
+    return scenario.parse_stages(text)
 
 
 def run_target(
@@ -118,6 +118,7 @@ def run_target(
         before_cpu = {role: stack.cpu_seconds(p) for role, p in target.pids.items()}
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         load_before = os.getloadavg()
+        machine_before = psutil.cpu_times()
         started = time.monotonic()
         _locust(target, args, files, writes=writes)
         wall = time.monotonic() - started
@@ -126,6 +127,7 @@ def run_target(
         after_cpu = {role: stack.cpu_seconds(p) for role, p in target.pids.items()}
         after_metrics = scrape(target.origin)
         load_after = os.getloadavg()
+        machine_after = psutil.cpu_times()
         restore_failed = restore(target.origin, token, saved)
     cpu = {
         role: round(sum(v - before_cpu[role].get(pid, 0.0) for pid, v in after.items()), 2)
@@ -143,6 +145,7 @@ def run_target(
         "loadavg_before": [round(x, 2) for x in load_before],
         "loadavg_after": [round(x, 2) for x in load_after],
         "cpu_s": cpu,
+        "machine_busy_pct": _busy(machine_before, machine_after),
         "metrics_delta": {
             k: round(after_metrics[k] - before_metrics.get(k, 0.0), 3)
             for k in after_metrics
@@ -155,13 +158,20 @@ def run_target(
     }
 
 
+def _busy(before: Any, after: Any) -> float:
+    """Share of both cores busy (anyone's processes) between two psutil.cpu_times()."""
+    total = sum(after) - sum(before)
+    idle = (after.idle + after.iowait) - (before.idle + before.iowait)
+    return round(100 * (1 - idle / total), 1) if total > 0 else 0.0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m origin.bench.load", description=__doc__)
     parser.add_argument("--targets", default=",".join(stack.TARGETS))
     parser.add_argument("--users", type=int, default=6, help="normal-load shoppers (1 step/s)")
     parser.add_argument("--spike-factor", type=int, default=10)
     parser.add_argument(
-        "--warm-s", type=float, default=15, help="warm-up at normal load (not scored)"
+        "--warm-s", type=float, default=30, help="warm-up at normal load (not scored)"
     )
     parser.add_argument("--normal-s", type=float, default=15)
     parser.add_argument("--spike-s", type=float, default=15)

@@ -39,23 +39,26 @@ def _hit_table(targets: list[dict[str, Any]]) -> list[str]:
 
 def _cpu_table(targets: list[dict[str, Any]]) -> list[str]:
     roles = ["locust", "edge", "nginx", "origin", "postgres"]
-    lines = [_row(["target", *[f"{r} CPU %" for r in roles], "load avg (1 min) before -> after"])]
-    lines.append(_row(["---"] * (len(roles) + 2)))
+    head = ["target", *[f"{r} CPU %" for r in roles], "both cores busy % (anyone)"]
+    lines = [_row([*head, "load avg (1 min) before -> after"]), _row(["---"] * (len(head) + 1))]
     for t in targets:
         cpu = t["cpu_pct"]
         load = f"{t['loadavg'][0]} -> {t['loadavg'][1]}"
-        lines.append(_row([t["target"], *[cpu.get(r, "") for r in roles], load]))
+        busy = t.get("machine_busy_pct")
+        lines.append(_row([t["target"], *[cpu.get(r, "") for r in roles], busy, load]))
     return lines
 
 
 def _origin_table(targets: list[dict[str, Any]]) -> list[str]:
     lines = [_row(["target", "origin lookups (/metrics delta)", "writes", "purge events",
-                   "mean purge lag s", "mean DB pool wait ms"]), _row(["---"] * 6)]  # fmt: skip
+                   "mean purge lag s", "mean DB pool wait ms", "mean stage ms"]),
+             _row(["---"] * 7)]  # fmt: skip
     for t in targets:
         tiers = ", ".join(f"{k} {v}" for k, v in t["origin_tiers"].items())
         writes = f"{t['writes']['requests']} ({t['writes']['errors']} errors) {t['writes_mode']}"
+        stages = ", ".join(f"{k} {v}" for k, v in t.get("stage_mean_ms", {}).items())
         lines.append(_row([t["target"], tiers, writes, t["purge_events"], t["purge_lag_mean_s"],
-                           t["pool_wait_mean_ms"]]))  # fmt: skip
+                           t["pool_wait_mean_ms"], stages]))  # fmt: skip
     return lines
 
 
@@ -125,17 +128,39 @@ def render(summary: dict[str, Any], png: Path) -> str:
         "",
         "The hit rate is that of the target's front tier (edge: KV + Cache API; origin: L1 + "
         'Redis; nginx: its proxy_cache). "Served without a DB search" counts every cache tier '
-        "(from the origin's `vsearch_db_searches_total`).",
+        "(from the origin's `vsearch_db_searches_total`, over the whole run including the "
+        "warm-up). Popular: requests for the 100 most asked intents.",
         "",
         *_hit_table(targets),
         "",
         "## Origin tiers, writes and purges",
+        "",
+        "From the origin's `/metrics` before and after each target (so the warm-up is included). "
+        "Writes go straight to the origin's inventory API with the admin token; each is a price "
+        "change or a sale, and the purger carries it to Redis, every L1 and the local edge.",
         "",
         *_origin_table(targets),
         "",
         "## CPU per process (% of one core, over the target's whole run)",
         "",
         *_cpu_table(targets),
+        "",
+        "## How to read it",
+        "",
+        "- The local edge is the worker's Python under Pyodide in one Node process with "
+        "miniflare's KV and Cache API (not workerd, not Cloudflare): one thread, so it "
+        "saturates first in the spike. Its latency says little about Cloudflare's; its "
+        "hit/miss behaviour is the real worker code's.",
+        "- nginx sits in front of the origin with caching off, so its hit rate is what a URL key "
+        "alone achieves on the same stream; the gap to the canonical-key tiers is what "
+        "`vsearch_query.cache_key` adds (tracking ids, word order, spellings, parameters vs "
+        "words).",
+        "- Requests that waited on another request's search (single flight) are labelled like "
+        "that search (`database`), so hit rates under the spike are conservative. Each page of a "
+        "result is its own key, and a write purges the listing's tags in every tier (coarse "
+        "ones like `body:suv` at most once per 30 s), which empties many popular entries at once.",
+        "- A phase counts requests by start time; the `after` phase begins with the spike's "
+        "stragglers (users stop after their current step).",
         "",
         "## Reproduce",
         "",

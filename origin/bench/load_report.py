@@ -66,6 +66,18 @@ def _tiers(delta: dict[str, float]) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
+def _stage_means(delta: dict[str, float]) -> dict[str, float]:
+    """Mean ms of each search stage the origin timed (vsearch_search_stage_seconds)."""
+    out = {}
+    for stage in ("embed", "database", "facets"):
+        labels = f'{{stage="{stage}"}}'
+        n = delta.get(f"vsearch_search_stage_seconds_count{labels}", 0.0)
+        if n:
+            total = delta.get(f"vsearch_search_stage_seconds_sum{labels}", 0.0)
+            out[stage] = round(1000 * total / n, 1)
+    return out
+
+
 def summarise_target(target: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
     """Figures of one target; hit rates and totals cover the measured phases (not warm-up)."""
     name = target["target"]
@@ -79,6 +91,8 @@ def summarise_target(target: dict[str, Any], args: dict[str, Any]) -> dict[str, 
         for phase, s in durations.items()
     }
     popular = [r for r in reads if 0 <= r[RANK] < POPULAR_RANKS]
+    # The /metrics deltas cover the warm-up too: compare them with every read of the run.
+    all_reads = sum(1 for r in target["records"] if r[NAME] in ("search", "page"))
     delta = target["metrics_delta"]
     db = delta.get("vsearch_db_searches_total", 0.0)
     lag_n = delta.get("vsearch_purge_lag_seconds_count", 0.0)
@@ -95,7 +109,7 @@ def summarise_target(target: dict[str, Any], args: dict[str, Any]) -> dict[str, 
         "hit_rate": round(sum(is_hit(name, r) for r in reads) / max(len(reads), 1), 4),
         "popular_hit_rate": round(sum(is_hit(name, r) for r in popular) / max(len(popular), 1), 4),
         "popular_reads": len(popular),
-        "no_db_share": round(1 - db / max(len(reads), 1), 4),
+        "no_db_share": round(1 - db / max(all_reads, 1), 4),
         "db_searches": int(db),
         "layers": dict(Counter(layer(name, r) for r in reads).most_common()),
         "origin_tiers": _tiers(delta),
@@ -104,8 +118,10 @@ def summarise_target(target: dict[str, Any], args: dict[str, Any]) -> dict[str, 
         if lag_n
         else None,
         "pool_wait_mean_ms": round(1000 * pool_s / pool_n, 2) if pool_n else None,
+        "stage_mean_ms": _stage_means(delta),
         "cpu_pct": {role: round(100 * s / wall, 1) for role, s in target["cpu_s"].items()},
         "loadavg": [target["loadavg_before"][0], target["loadavg_after"][0]],
+        "machine_busy_pct": target.get("machine_busy_pct"),
     }
 
 

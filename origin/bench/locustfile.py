@@ -18,6 +18,7 @@ from locust import FastHttpUser, LoadTestShape, constant_throughput, events, tas
 from locust.env import Environment
 from locust.exception import StopUser
 
+from origin.bench.scenario import parse_stages
 from origin.bench.workload import Request, read_jsonl
 
 PAGES_FIELD = "next_cursor"
@@ -43,17 +44,6 @@ class _State:
 
 
 STATE = _State()
-
-
-def parse_stages(text: str) -> list[tuple[int, float]]:
-    """'10:15,100:15,10:15' -> [(users, seconds), ...]."""
-    stages = []
-    for part in text.split(","):
-        users, seconds = part.split(":")
-        stages.append((int(users), float(seconds)))
-    if not stages or any(u < 1 or s <= 0 for u, s in stages):
-        raise ValueError(f"bad stages {text!r}")
-    return stages
 
 
 def _arguments(parser: argparse.ArgumentParser, **_: Any) -> None:
@@ -174,6 +164,6 @@ class SpikeShape(LoadTestShape):
         elapsed = time.monotonic() - self.started
         for users, seconds in stages:
             if elapsed < seconds:
-                return users, 1000.0  # all users start (or stop) at once: a spike
+                return users, 100.0  # all users start (or stop) within a second: a spike
             elapsed -= seconds
         return None

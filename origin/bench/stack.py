@@ -125,6 +125,8 @@ def running(name: str, redis_url: str, admin_token: str) -> Iterator[Stack]:
                 stack.base, stack.search_path = base, "/search"
                 stack.pids["edge"] = _tree(edge_process.pid)
             elif name == "nginx":
+                # nginx's workers run as `nobody` when started as root: they must reach the cache.
+                Path(tmp).chmod(0o755)
                 nginx_process, base = nginx.start(origin.removeprefix("http://"), Path(tmp) / "ng")
                 started.append(nginx_process)
                 stack.base = base

@@ -112,7 +112,9 @@ async def serve_standalone(settings: Settings, dsn: str) -> int:
     from origin.db.migrate import migrate
     from origin.db.pool import create_pool
 
-    conn = await asyncpg.connect(dsn)
+    # Migrations and LISTEN hold session state: never through a transaction pooler.
+    direct_dsn = settings.direct_database_url or dsn
+    conn = await asyncpg.connect(direct_dsn)
     try:
         await migrate(conn)
     finally:
@@ -122,7 +124,7 @@ async def serve_standalone(settings: Settings, dsn: str) -> int:
     if settings.redis_url:
         redis = RedisTier(connect(settings.redis_url, settings.redis_timeout_s), settings)
     stop = asyncio.Event()
-    task = asyncio.create_task(run_purger(settings, pool, redis, stop, dsn), name="purger")
+    task = asyncio.create_task(run_purger(settings, pool, redis, stop, direct_dsn), name="purger")
 
     def on_signal() -> None:
         if stop.is_set():

@@ -1,0 +1,21 @@
+"""The load test's scenario: stages of shoppers (warm-up, normal, 10x spike, normal)."""
+
+from __future__ import annotations
+
+
+def stages(users: int, factor: int, warm_s: float, normal_s: float, spike_s: float) -> str:
+    """The stages as locust's `--stages` text: 'users:seconds,...'."""
+    spike = [(users, normal_s), (users * factor, spike_s), (users, normal_s)]
+    parts = [(users, warm_s), *spike] if warm_s > 0 else spike
+    return ",".join(f"{u}:{s:g}" for u, s in parts)
+
+
+def parse_stages(text: str) -> list[tuple[int, float]]:
+    """'10:15,100:15,10:15' -> [(users, seconds), ...]."""
+    out = []
+    for part in text.split(","):
+        users, seconds = part.split(":")
+        out.append((int(users), float(seconds)))
+    if not out or any(u < 1 or s <= 0 for u, s in out):
+        raise ValueError(f"bad stages {text!r}")
+    return out

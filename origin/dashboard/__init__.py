@@ -1,0 +1,1 @@
+"""The live dashboard: samples of this instance, their history (Redis or in-process), the page."""

@@ -1,0 +1,100 @@
+"""The load test's configuration: the nginx template renders to a loopback-only, URL-keyed cache,
+locust's stages parse, and the figures come out right from known records."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from origin.bench import load_report, nginx
+from origin.bench.load_markdown import render as render_markdown
+from origin.bench.scenario import parse_stages, stages
+
+
+def _conf(tmp_path: Path) -> str:
+    return nginx.render(nginx.TEMPLATE.read_text(), port=18080, upstream="127.0.0.1:8001",
+                        prefix=tmp_path)  # fmt: skip
+
+
+def test_nginx_config_is_loopback_only_and_keyed_by_the_raw_url(tmp_path: Path) -> None:
+    conf = _conf(tmp_path)
+    assert "listen 127.0.0.1:18080;" in conf
+    assert "server 127.0.0.1:8001;" in conf
+    assert "proxy_cache_key $request_uri;" in conf
+    assert f"proxy_cache_path {tmp_path}/cache" in conf
+    assert "@" not in conf.replace("$", "")
+
+
+def test_nginx_refuses_an_upstream_off_loopback(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"127\.0\.0\.1"):
+        nginx.render(nginx.TEMPLATE.read_text(), port=1, upstream="10.0.0.1:80", prefix=tmp_path)
+
+
+@pytest.mark.skipif(nginx.find_nginx() is None, reason="nginx not installed (scripts/setup)")
+def test_nginx_accepts_the_rendered_config(tmp_path: Path) -> None:
+    (tmp_path / "nginx.conf").write_text(_conf(tmp_path))
+    binary = nginx.find_nginx() or shutil.which("nginx") or "nginx"
+    check = subprocess.run(
+        [binary, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+        capture_output=True, text=True, timeout=20, check=False,
+    )  # fmt: skip
+    assert check.returncode == 0, check.stderr
+
+
+def test_stages_parse_and_bad_ones_fail() -> None:
+    assert stages(6, 10, 0, 15, 15) == "6:15,60:15,6:15"
+    assert parse_stages(stages(6, 10, 5, 15, 15)) == [(6, 5.0), (6, 15.0), (60, 15.0), (6, 15.0)]
+    with pytest.raises(ValueError):
+        parse_stages("0:10")
+
+
+def _record(t: float, ms: float, xcache: str | None, rank: int = 0, status: int = 200) -> list:
+    return [t, ms, status, xcache, "l1" if xcache == "HIT" else "database", None, "search", rank,
+            status >= 400]  # fmt: skip
+
+
+def test_summary_splits_phases_and_counts_hits_errors_and_tiers() -> None:
+    args = {"warm_s": 1.0, "normal_s": 2.0, "spike_s": 2.0}
+    records = [_record(0.5, 999, "MISS")]  # warm-up: left out
+    records += [_record(1.5, 10, "HIT"), _record(2.5, 20, "MISS", rank=500)]  # normal
+    records += [_record(3.5, 30 + i, "HIT") for i in range(9)] + [_record(4.0, 80, None, 0, 503)]
+    records += [_record(5.5, 5, "HIT")]  # after
+    target = {
+        "target": "origin", "description": "d", "records": records, "wall_s": 10.0,
+        "metrics_delta": {
+            'vsearch_cache_requests_total{result="hit",tier="l1"}': 11.0,
+            "vsearch_db_searches_total": 2.0,
+            "vsearch_db_pool_acquire_seconds_sum": 0.01,
+            "vsearch_db_pool_acquire_seconds_count": 2.0,
+        },
+        "cpu_s": {"origin": 5.0}, "loadavg_before": [1.0, 0, 0], "loadavg_after": [2.0, 0, 0],
+    }  # fmt: skip
+    summary = load_report.summarise_target(target, args)
+    assert summary["phases"]["normal"]["requests"] == 2
+    assert summary["phases"]["spike"]["requests"] == 10
+    assert summary["phases"]["spike"]["errors"] == 1
+    assert summary["phases"]["spike"]["max"] == 80
+    assert summary["phases"]["after"]["requests"] == 1
+    assert summary["hit_rate"] == round(11 / 13, 4)
+    assert summary["popular_hit_rate"] == round(11 / 12, 4)  # rank 500 is not popular
+    assert summary["no_db_share"] == round(1 - 2 / 14, 4)  # /metrics include the warm-up
+    assert summary["origin_tiers"] == {"l1 hit": 11}
+    assert summary["pool_wait_mean_ms"] == 5.0
+    assert summary["cpu_pct"] == {"origin": 50.0}
+    page = render_markdown(
+        {"when": "now", "machine": {"cpu": "x", "cores": 2, "memory": "1", "python": "3.11"},
+         "args": {**args, "users": 1, "spike_factor": 10, "seed": 1, "intents": 10},
+         "targets": [summary]}, Path("img/spike.png"),
+    )  # fmt: skip
+    assert "spike p95 < 100 ms with zero errors: **NOT met**" in page
+    assert "![p95 latency per second across the spike](img/spike.png)" in page
+
+
+def test_nginx_hits_come_from_its_own_header() -> None:
+    hit = [0.0, 1.0, 200, "MISS", "database", "HIT", "search", 0, False]
+    miss = [0.0, 1.0, 200, "MISS", "database", "MISS", "search", 0, False]
+    assert load_report.is_hit("nginx", hit) and not load_report.is_hit("nginx", miss)
+    assert not load_report.is_hit("origin", hit)
