@@ -135,8 +135,10 @@ def test_instance_down_pages_through_alertmanager(
         with _daemon(args, work / "prometheus.log"):
 
             def scraped() -> bool:
-                query = httpx.get(f"{api}/query", params={"query": "up"}).json()
-                result = query["data"]["result"]
+                reply = httpx.get(f"{api}/query", params={"query": "up"})
+                if reply.status_code != 200:  # 503 "Service Unavailable" until it is ready
+                    return False
+                result = reply.json()["data"]["result"]
                 return bool(result) and result[0]["value"][1] == "1"
 
             _wait(scraped, 30, "Prometheus to scrape the origin")
