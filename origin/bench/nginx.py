@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from origin.bench import procs
 from origin.bench.procs import free_port
 from origin.settings import REPO_ROOT
 
@@ -61,5 +62,6 @@ def start(upstream: str, prefix: Path) -> tuple[subprocess.Popen[bytes], str]:
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    process.kill()
+    # SIGTERM, not SIGKILL: the master then stops its workers (a killed master orphans them).
+    procs.stop(process)
     raise RuntimeError(f"nginx did not start; see {prefix / 'error.log'}")
