@@ -26,6 +26,7 @@ from origin.db.embedded import release_embedded, start_embedded
 from origin.db.migrate import migrate
 from origin.db.pool import create_pool
 from origin.db.pool_metrics import watch_pool
+from origin.drain import Drain, install_drain
 from origin.errors import ApiError
 from origin.inventory.service import InventoryService
 from origin.middleware import ObservabilityMiddleware, install_log_context
@@ -94,6 +95,8 @@ def create_app(settings: Settings | None = None, *, embed: EmbedFn | None = None
 
         app.state.settings = settings
         app.state.pool = pool
+        app.state.drain = drain = Drain()
+        undo_drain = install_drain(drain, settings.shutdown_drain_s)
         app.state.search = SearchService(pool, embed_fn, settings)
         try:
             async with open_tiers(settings, app.state.search) as tiers:
@@ -102,12 +105,13 @@ def create_app(settings: Settings | None = None, *, embed: EmbedFn | None = None
                 # Without Redis, this instance's L1 is the only origin tier to purge.
                 tag_purger = tiers.redis if tiers.redis is not None else tiers.l1
                 async with (
-                    background_purger(settings, pool, tag_purger, direct_dsn),
+                    background_purger(settings, pool, tag_purger, direct_dsn, drain.stopping),
                     recorded_history(settings) as history,
                 ):
                     app.state.history = history
                     yield
         finally:
+            undo_drain()
             await pool.close()
             if settings.database_url is None:
                 release_embedded(settings.pgdata)

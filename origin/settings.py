@@ -69,6 +69,9 @@ class Settings:
     edge_admin_token: str | None = field(default=None, repr=False)
     purger_poll_s: float = 5.0
     purger_lease_s: float = 30.0
+    # On SIGTERM, /readyz answers 503 this long (load balancers take the instance out) before
+    # the server stops accepting; then in-flight requests finish.
+    shutdown_drain_s: float = 2.0
     # A search slower than this at the origin logs one line with its strategy and stages.
     slow_search_ms: float = 250.0
     # Rate limits ("N/second|minute|hour", limits' notation; "off" disables), in Redis when
@@ -132,6 +135,7 @@ _ENV: dict[str, str] = {
     "VSEARCH_EDGE_ADMIN_TOKEN": "edge_admin_token",
     "VSEARCH_PURGER_POLL_S": "purger_poll_s",
     "VSEARCH_PURGER_LEASE_S": "purger_lease_s",
+    "VSEARCH_SHUTDOWN_DRAIN_S": "shutdown_drain_s",
     "VSEARCH_SLOW_SEARCH_MS": "slow_search_ms",
     "VSEARCH_RATE_LIMIT_CLIENT": "rate_limit_client",
     "VSEARCH_RATE_LIMIT_KEY": "rate_limit_key",

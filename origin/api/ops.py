@@ -15,6 +15,8 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
+    if request.app.state.drain.draining:  # SIGTERM: out of rotation while in-flight work ends
+        return JSONResponse({"status": "draining", "checks": {}}, status_code=503)
     checks: dict[str, str] = {}
     try:
         async with asyncio.timeout(1.0):

@@ -83,11 +83,15 @@ async def run_purger(
 
 @contextlib.asynccontextmanager
 async def background_purger(
-    settings: Settings, pool: asyncpg.Pool, tag_purger: TagPurger | None, listen_dsn: str | None
+    settings: Settings,
+    pool: asyncpg.Pool,
+    tag_purger: TagPurger | None,
+    listen_dsn: str | None,
+    stop: asyncio.Event | None = None,
 ) -> AsyncIterator[asyncio.Task[None]]:
-    """The purger inside `vsearch serve`; at exit it finishes its batch (bounded by the lease:
-    past it another purger would take the batch over anyway), then is cancelled."""
-    stop = asyncio.Event()
+    """The purger inside `vsearch serve`; on `stop` (SIGTERM's drain) or at exit it finishes its
+    batch (bounded by the lease: past it another purger takes the batch over), then is cancelled."""
+    stop = asyncio.Event() if stop is None else stop
     task = asyncio.create_task(
         run_purger(settings, pool, tag_purger, stop, listen_dsn), name="purger"
     )
