@@ -31,9 +31,10 @@ from edge_http import (
     RequestRejected,
     error_response,
 )
+from edge_page import page_response
 from edge_settings import EdgeSettings
 from origin_fetch import OriginPool, OriginReply
-from route import SearchLookup, route
+from route import PageRequest, SearchLookup, route
 from single_flight import SingleFlight
 
 log = logging.getLogger("vsearch.edge")
@@ -73,7 +74,10 @@ class EdgeService:
             lookup = route(method, url, max_query_bytes=self.settings.max_query_bytes)
         except RequestRejected as exc:
             return error_response(exc, {"x-request-id": request_id})
-        response = await self._search(lookup, request_id, schedule)
+        if isinstance(lookup, PageRequest):
+            response = page_response(lookup.file)  # from the Worker's own code: no origin call
+        else:
+            response = await self._search(lookup, request_id, schedule)
         response.headers["x-request-id"] = request_id
         response.headers["server-timing"] = f"edge;dur={(time.perf_counter() - started) * 1000:.1f}"
         return response

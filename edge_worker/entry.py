@@ -21,7 +21,7 @@ _service: EdgeService | None = None
 
 
 class Default(WorkerEntrypoint):
-    """Serves GET /search and /v1/search; everything else is a JSON 4xx."""
+    """Serves GET /search, /v1/search and the shopper page (/); everything else is a JSON 4xx."""
 
     async def fetch(self, request: Any) -> Response:
         global _service

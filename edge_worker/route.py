@@ -1,4 +1,5 @@
-"""Pure routing for GET /search and /v1/search: request line -> a search lookup or a 4xx.
+"""Pure routing: request line -> a search lookup (GET /search, /v1/search), the shopper page
+(GET /, /static/shopper.js, /static/shopper.css: answered from the Worker's own code) or a 4xx.
 
 Everything else (the origin's /v1/vehicles, /v1/purge, /metrics, /dashboard, ...) is never
 proxied: the edge is a read-only cache in front of the search endpoint and nothing more.
@@ -20,6 +21,13 @@ from vsearch_query import (
 )
 
 SEARCH_PATHS = frozenset({"/search", "/v1/search"})
+# Path -> file of the shopper page (origin/static/, shipped as shopper_page.py); same paths as the
+# origin's, so the page works behind either.
+PAGE_PATHS = {
+    "/": "shopper.html",
+    "/static/shopper.js": "shopper.js",
+    "/static/shopper.css": "shopper.css",
+}
 
 
 @dataclass(frozen=True)
@@ -32,15 +40,26 @@ class SearchLookup:
     tags: tuple[str, ...]
 
 
-def route(method: str, url: str, *, max_query_bytes: int) -> SearchLookup:
-    """Decide from the request line alone; raise RequestRejected for anything not a search."""
+@dataclass(frozen=True)
+class PageRequest:
+    """A file of the shopper page; the edge answers it itself and never calls the origin."""
+
+    file: str
+
+
+def route(method: str, url: str, *, max_query_bytes: int) -> SearchLookup | PageRequest:
+    """Decide from the request line alone; raise RequestRejected for anything else."""
     parts = urlsplit(url)
-    if parts.path not in SEARCH_PATHS:
-        raise RequestRejected(404, "not_found", f"no route for {parts.path or '/'} at the edge")
+    path = parts.path or "/"
+    if path not in SEARCH_PATHS and path not in PAGE_PATHS:
+        raise RequestRejected(404, "not_found", f"no route for {path} at the edge")
     if method.upper() != "GET":
         raise RequestRejected(
             405, "method_not_allowed", f"{method} is not allowed; use GET", headers={"allow": "GET"}
         )
+    if path in PAGE_PATHS:
+        # The page reads its own query string (a shared /?q=...); the edge ignores it.
+        return PageRequest(PAGE_PATHS[path])
     size = len(parts.query.encode("utf-8"))
     if size > max_query_bytes:
         raise RequestRejected(

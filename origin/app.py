@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from vsearch_query import QueryError
 
-from origin.api import dashboard, inventory, ops, purge, search, vehicles
+from origin.api import dashboard, inventory, ops, purge, search, shopper, vehicles
 from origin.api.openapi import openapi
 from origin.api.slowlog import log_slow_searches
 from origin.dashboard.history import recorded_history
@@ -129,6 +129,8 @@ def create_app(settings: Settings | None = None, *, embed: EmbedFn | None = None
         Route("/readyz", ops.readyz, methods=["GET"]),
         Route("/metrics", ops.metrics, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/", shopper.page, methods=["GET"]),
+        Route("/static/{name}", shopper.asset, methods=["GET"]),
         Route("/dashboard", dashboard.page, methods=["GET"]),
         Route("/dashboard/static/{name}", dashboard.asset, methods=["GET"]),
         WebSocketRoute("/dashboard/ws", dashboard.stream),

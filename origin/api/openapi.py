@@ -169,7 +169,7 @@ def _vehicle_paths() -> dict[str, Any]:
 
 
 def _ops_paths() -> dict[str, Any]:
-    """Health, metrics, this document and the dashboard."""
+    """Health, metrics, this document, the dashboard and the shopper page."""
     ready = _obj("status", "checks")
     asset = [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}]
     text = {"type": "string"}
@@ -185,6 +185,12 @@ def _ops_paths() -> dict[str, Any]:
                                          _ok("200", "the page", text, "text/html"), 401))},
         "/dashboard/static/{name}": {"get": _op(
             "The dashboard's scripts and styles",
+            _ok("200", "a file", text, "text/javascript", "text/css"), 404, parameters=asset,
+        )},
+        "/": {"get": _op("The shopper page (the edge serves the same page)",
+                         _ok("200", "the page", text, "text/html"))},
+        "/static/{name}": {"get": _op(
+            "The shopper page's script and styles",
             _ok("200", "a file", text, "text/javascript", "text/css"), 404, parameters=asset,
         )},
     }  # fmt: skip

@@ -16,8 +16,8 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
-# Our only HTML (the dashboard) loads its scripts and styles from our own paths and talks to a
-# same-origin WebSocket: nothing inline, nothing from elsewhere.
+# Our HTML pages (the dashboard, the shopper page) load their scripts and styles from our own
+# paths and talk to a same-origin WebSocket: nothing inline, nothing from elsewhere.
 HTML_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; "

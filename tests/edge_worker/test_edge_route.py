@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from edge_http import RequestRejected
-from route import route
+from route import PageRequest, SearchLookup, route
 
 BASE = "https://edge.example"
 
@@ -32,7 +32,18 @@ def test_spellings_of_one_search_share_a_key_and_others_do_not() -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["/v1/vehicles/12", "/v1/purge", "/metrics", "/dashboard", "/", "/search/", "/__local/purge"],
+    [
+        "/v1/vehicles/12",
+        "/v1/purge",
+        "/metrics",
+        "/dashboard",
+        "/dashboard/static/dashboard.js",
+        "/static/dashboard.js",
+        "/static/",
+        "/index.html",
+        "/search/",
+        "/__local/purge",
+    ],
 )
 def test_internal_and_unknown_paths_are_never_routed(path: str) -> None:
     error = rejected("GET", f"{BASE}{path}")
@@ -55,3 +66,35 @@ def test_query_error_is_400_naming_the_field() -> None:
     error = rejected("GET", f"{BASE}/search?q=suv&limit=5000")
     assert error.status == 400
     assert error.field == "limit"
+
+
+@pytest.mark.parametrize(
+    ("target", "file"),
+    [
+        ("/", "shopper.html"),
+        ("/?q=red+suv&body=sedan", "shopper.html"),
+        ("/static/shopper.js", "shopper.js"),
+        ("/static/shopper.css", "shopper.css"),
+    ],
+)
+def test_the_shopper_page_and_its_files_are_answered_by_the_edge(target: str, file: str) -> None:
+    assert route("GET", f"{BASE}{target}", max_query_bytes=2048) == PageRequest(file)
+
+
+def test_a_bare_host_is_the_page() -> None:
+    assert route("GET", BASE, max_query_bytes=2048) == PageRequest("shopper.html")
+
+
+def test_the_page_ignores_its_query_string_even_a_bad_one() -> None:
+    # The page reads /?q=... itself; the edge neither parses nor validates it.
+    assert isinstance(route("GET", f"{BASE}/?limit=5000", max_query_bytes=2048), PageRequest)
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
+def test_writing_to_the_page_is_405(method: str) -> None:
+    error = rejected(method, f"{BASE}/")
+    assert (error.status, error.headers) == (405, {"allow": "GET"})
+
+
+def test_search_is_still_a_lookup() -> None:
+    assert isinstance(route("GET", f"{BASE}/search?q=suv", max_query_bytes=2048), SearchLookup)
