@@ -5,11 +5,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import shutil
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from origin.logs import configure_logging
 from origin.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+# Nothing imported at module load may import prometheus_client: with VSEARCH_WORKERS > 1 its
+# multiprocess mode must be switched on (PROMETHEUS_MULTIPROC_DIR) before its first import.
 
 log = logging.getLogger("vsearch")
 
@@ -50,14 +60,17 @@ def _seed(settings: Settings, vehicles: int, seed: int, force: bool) -> None:
 def _serve(settings: Settings) -> None:
     import uvicorn
 
-    from origin.app import create_app
-
     print(
         f"vsearch origin on http://{settings.host}:{settings.port}\n  try: http://{settings.host}:{settings.port}/v1/search?q=cheap+reliable+family+suv+under+30k\n"
         f"       http://{settings.host}:{settings.port}/v1/search?q=electric+pickup&zip=80202&radius_mi=200\n"
         f"       http://{settings.host}:{settings.port}/v1/search?q=2019+honda+civic+low+miles&sort=price_asc",
         flush=True,
     )
+    if settings.workers > 1:
+        _serve_workers(settings)
+        return
+    from origin.app import create_app
+
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -66,6 +79,54 @@ def _serve(settings: Settings) -> None:
         access_log=False,
         timeout_graceful_shutdown=20,
     )
+
+
+def app_factory() -> Starlette:
+    """The app of one worker process (VSEARCH_WORKERS > 1): uvicorn imports this in each worker,
+    a new interpreter that inherits the environment `_serve_workers` prepared."""
+    from origin.app import create_app
+
+    configure_logging()
+    return create_app(load_settings())
+
+
+def multiprocess_metrics_dir(settings: Settings) -> Path:
+    """`<data_dir>/prom-multiproc/<port>`, emptied: files of an earlier run would be summed in."""
+    path = settings.data_dir / "prom-multiproc" / str(settings.port)
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
+def _serve_workers(settings: Settings) -> None:
+    """uvicorn's supervisor and N workers on one socket; /metrics sums them (docs/operations.md)."""
+    import uvicorn
+
+    if "prometheus_client" in sys.modules:  # metrics objects made before the switch: wrong mode
+        raise RuntimeError("prometheus_client was imported before multiprocess mode was set up")
+    metrics_dir = multiprocess_metrics_dir(settings)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    embedded = settings.database_url is None
+    if embedded:
+        # Started (and tuned) once here, so the workers attach to it instead of racing to start it.
+        from origin.db.embedded import release_embedded, start_embedded
+
+        start_embedded(settings.pgdata)
+    try:
+        uvicorn.run(
+            "origin.cli:app_factory",
+            factory=True,
+            workers=settings.workers,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=20,
+        )
+    finally:
+        if embedded:
+            release_embedded(settings.pgdata)
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def _warm(settings: Settings, top: int) -> int:

@@ -1,18 +1,26 @@
 """Prometheus metrics of the origin, read path and write path (names are a contract: docs, alerts).
 
-Objects live in the default registry; `render()` serves them at `/metrics`.
+Objects live in the default registry; `render()` serves them at `/metrics`. Under `vsearch serve`
+with VSEARCH_WORKERS > 1, prometheus-client runs in multiprocess mode (PROMETHEUS_MULTIPROC_DIR,
+set by the command before this module is imported): every worker writes its values to files there
+and `render()` sums them all, whichever worker answers. Gauges say how (`multiprocess_mode`).
 """
 
+import os
+import re
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
+    CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
     generate_latest,
 )
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 HTTP_REQUESTS = Counter(
     "vsearch_http_requests_total",
@@ -43,7 +51,9 @@ SEARCH_STRATEGY = Counter(
 )
 REDIS_ERRORS = Counter("vsearch_redis_errors_total", "Redis calls that failed or timed out.")
 REDIS_CIRCUIT_OPEN = Gauge(
-    "vsearch_redis_circuit_open", "1 while the Redis circuit breaker is open (Redis skipped)."
+    "vsearch_redis_circuit_open",
+    "1 while the Redis circuit breaker is open (Redis skipped).",
+    multiprocess_mode="livemax",  # each worker has its own breaker: 1 if any is open
 )
 SINGLEFLIGHT_WAITS = Counter(
     "vsearch_singleflight_waits_total",
@@ -53,7 +63,11 @@ SINGLEFLIGHT_WAITS = Counter(
 DB_SEARCHES = Counter(
     "vsearch_db_searches_total", "Database searches actually run (cache misses that reached SQL)."
 )
-OUTBOX_DEPTH = Gauge("vsearch_outbox_depth", "Purge events waiting in the outbox.")
+OUTBOX_DEPTH = Gauge(
+    "vsearch_outbox_depth",
+    "Purge events waiting in the outbox.",
+    multiprocess_mode="livemostrecent",  # one table seen by every worker: the latest reading
+)
 PURGE_LAG_SECONDS = Histogram(
     "vsearch_purge_lag_seconds",
     "From the commit of a change to all cache tiers purged.",
@@ -66,10 +80,20 @@ PURGE_EVENTS = Counter(
 )
 CLOUDFLARE_API_CALLS = Counter(
     "vsearch_cloudflare_api_calls_total",
-    "Cloudflare API calls by operation (purge_tags, kv_delete) and outcome (ok, 429, 5xx, error).",
+    "Cloudflare API calls by operation (purge_tags, purge_everything, kv_delete) and outcome "
+    "(ok, 429, 5xx, error).",
     ["operation", "outcome"],
 )
-BUILD_INFO = Gauge("vsearch_build_info", "Always 1; the version label says what runs.", ["version"])
+PURGE_FALLBACKS = Counter(
+    "vsearch_purge_fallbacks_total",
+    "Backlogs too big for the plan's purge rate, purged from Cloudflare with purge_everything.",
+)
+BUILD_INFO = Gauge(
+    "vsearch_build_info",
+    "Always 1; the version label says what runs.",
+    ["version"],
+    multiprocess_mode="max",
+)
 
 
 def _version() -> str:
@@ -82,6 +106,42 @@ def _version() -> str:
 BUILD_INFO.labels(version=_version()).set(1)
 
 
+def multiprocess_dir() -> Path | None:
+    """Where the workers' metric files live, or None in a single process. (prometheus-client's
+    own variable, read the way it reads it; `vsearch serve` sets it, it is no vsearch setting.)"""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    return Path(path) if path else None
+
+
+_LIVE_GAUGE_FILE = re.compile(r"^gauge_live\w+_(\d+)\.db$")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # no signal sent: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        pass
+    return True
+
+
+def forget_dead_workers(path: Path) -> None:
+    """Drop the live* gauge files of workers that died: uvicorn restarts a dead worker but, unlike
+    gunicorn's child_exit hook, never calls mark_process_dead, so its levels would linger."""
+    pids = {int(m[1]) for f in path.iterdir() if (m := _LIVE_GAUGE_FILE.match(f.name))}
+    for pid in pids:
+        if not _pid_alive(pid):
+            mark_process_dead(pid, str(path))  # type: ignore[no-untyped-call]
+
+
 def render() -> tuple[bytes, str]:
-    """The text exposition of every metric, and its content type."""
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    """The text exposition of every metric (summed over all workers in multiprocess mode), and
+    its content type."""
+    path = multiprocess_dir()
+    if path is None:
+        return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    forget_dead_workers(path)
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(path))  # type: ignore[no-untyped-call]
+    return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -28,6 +28,9 @@ class Settings:
     direct_database_url: str | None = field(default=None, repr=False)
     host: str = "127.0.0.1"
     port: int = 8000
+    # Worker processes of `vsearch serve` (uvicorn --workers); over 1, /metrics sums them all
+    # through prometheus-client's multiprocess mode (docs/operations.md).
+    workers: int = 1
     vehicles: int = 100_000
     seed: int = 42
     pool_min: int = 2
@@ -69,6 +72,9 @@ class Settings:
     edge_admin_token: str | None = field(default=None, repr=False)
     purger_poll_s: float = 5.0
     purger_lease_s: float = 30.0
+    # Freshness bound of Cloudflare's cache under a burst: past what the plan's purge rate can
+    # send by tag in time, one purge_everything replaces the backlog's tag purges (README).
+    purge_max_delay_s: float = 60.0
     # On SIGTERM, /readyz answers 503 this long (load balancers take the instance out) before
     # the server stops accepting; then in-flight requests finish.
     shutdown_drain_s: float = 2.0
@@ -102,6 +108,7 @@ _ENV: dict[str, str] = {
     "VSEARCH_DIRECT_DATABASE_URL": "direct_database_url",
     "VSEARCH_HOST": "host",
     "VSEARCH_PORT": "port",
+    "VSEARCH_WORKERS": "workers",
     "VSEARCH_VEHICLES": "vehicles",
     "VSEARCH_SEED": "seed",
     "VSEARCH_POOL_MIN": "pool_min",
@@ -135,6 +142,7 @@ _ENV: dict[str, str] = {
     "VSEARCH_EDGE_ADMIN_TOKEN": "edge_admin_token",
     "VSEARCH_PURGER_POLL_S": "purger_poll_s",
     "VSEARCH_PURGER_LEASE_S": "purger_lease_s",
+    "VSEARCH_PURGE_MAX_DELAY_S": "purge_max_delay_s",
     "VSEARCH_SHUTDOWN_DRAIN_S": "shutdown_drain_s",
     "VSEARCH_SLOW_SEARCH_MS": "slow_search_ms",
     "VSEARCH_RATE_LIMIT_CLIENT": "rate_limit_client",
@@ -165,6 +173,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         # A session advisory lock (migrations) or LISTEN through it would land on whichever
         # server connection is free: the lock leaks and notifications are lost.
         raise SettingsError("VSEARCH_TRANSACTION_POOLER=1 needs VSEARCH_DIRECT_DATABASE_URL")
+    if settings.workers < 1:
+        raise SettingsError(f"VSEARCH_WORKERS must be at least 1, got {settings.workers}")
     return settings
 
 

@@ -64,6 +64,10 @@ def start_embedded(pgdata: Path) -> str:
         server.psql(settings)
         # shared_buffers needs a restart; pg_ctl reuses the socket options it was started with.
         pg_ctl(["-w", "-m", "fast", "restart"], pgdata=pgdata, user=server.system_user, timeout=60)
+        # The handle still points at the old postmaster; re-read it, or the last holder's exit
+        # would find "no server running" and leave the restarted one behind.
+        with server._lock:
+            server.ensure_postgres_running()
         log.info("embedded postgres tuned and restarted", extra=TUNING)
     uri: str = server.get_uri()
     log.info("embedded postgres ready", extra={"pgdata": str(pgdata)})

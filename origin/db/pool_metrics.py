@@ -1,5 +1,9 @@
 """Database pool metrics: size and connections in use, read from the pools at scrape time (no
-background sampler), and how long requests waited to acquire a connection."""
+background sampler), and how long requests waited to acquire a connection.
+
+In multiprocess mode (`vsearch serve` with VSEARCH_WORKERS > 1) a scrape reaches one worker, which
+cannot read the other workers' pools: there each worker writes its own levels to `livesum` gauges
+on every acquire and release instead, and `/metrics` sums the live workers."""
 
 from __future__ import annotations
 
@@ -8,9 +12,11 @@ import weakref
 from collections.abc import Generator, Iterator
 from typing import Any
 
-from prometheus_client import REGISTRY, Histogram
+from prometheus_client import REGISTRY, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from origin.metrics import multiprocess_dir
 
 POOL_ACQUIRE_SECONDS = Histogram(
     "vsearch_db_pool_acquire_seconds",
@@ -49,6 +55,30 @@ class PoolCollector(Collector):
 REGISTRY.register(PoolCollector())
 
 
+def _shared_gauge(name: str, documentation: str) -> Gauge:
+    # Unregistered: the multiprocess collector reads every worker's value from its file.
+    return Gauge(name, documentation, multiprocess_mode="livesum", registry=None)
+
+
+# Multiprocess mode only: (size, in use, max), as pool_usage() returns them.
+_SHARED = (
+    (
+        _shared_gauge("vsearch_db_pool_size", "Open pooled connections."),
+        _shared_gauge("vsearch_db_pool_in_use", "Pooled connections lent out right now."),
+        _shared_gauge("vsearch_db_pool_max", "The pool's upper bound (VSEARCH_POOL_MAX)."),
+    )
+    if multiprocess_dir() is not None
+    else None
+)
+
+
+def _share_usage() -> None:
+    """This worker's pool levels into the shared gauges (multiprocess mode; else nothing)."""
+    if _SHARED is not None:
+        for gauge, value in zip(_SHARED, pool_usage(), strict=True):
+            gauge.set(value)
+
+
 class _TimedAcquire:
     """asyncpg's acquire context (`async with` or `await`), timed until a connection is in hand."""
 
@@ -61,9 +91,13 @@ class _TimedAcquire:
             return await self.context.__aenter__()
         finally:
             POOL_ACQUIRE_SECONDS.observe(time.perf_counter() - started)
+            _share_usage()
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.context.__aexit__(*exc)
+        try:
+            await self.context.__aexit__(*exc)
+        finally:
+            _share_usage()
 
     def __await__(self) -> Generator[Any, None, Any]:
         return self._acquired().__await__()
@@ -74,6 +108,7 @@ class _TimedAcquire:
             return await self.context
         finally:
             POOL_ACQUIRE_SECONDS.observe(time.perf_counter() - started)
+            _share_usage()
 
 
 class WatchedPool:
@@ -94,4 +129,5 @@ def watch_pool(pool: Any) -> Any:
     __slots__, so it is wrapped rather than patched.)"""
     watched = WatchedPool(pool)
     _POOLS.add(watched)
+    _share_usage()
     return watched

@@ -22,7 +22,8 @@ from origin.settings import Settings
 log = logging.getLogger(__name__)
 # Every outside call of the purger is bounded; a hung tier becomes a retry, not a stuck batch.
 HTTP_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
-# KV deletes are not purge requests; they share the account-wide API limit (1,200 per 5 min).
+# KV deletes are not purge requests; they share the account-wide API limit (1,200 per 5 min,
+# kept by cloudflare.ACCOUNT_CALLS).
 KV_RATE = (4.0, 20.0)
 
 
@@ -34,6 +35,7 @@ async def purger_for(
     async with contextlib.AsyncExitStack() as stack:
         targets: list[PurgeTarget] = []
         key_finder: TagPurger | None = None
+        cache_target: CloudflareCacheTarget | None = None
         if tag_purger is not None:
             targets.append(OriginCacheTarget(tag_purger))
         if settings.cloudflare_api_token:
@@ -52,7 +54,8 @@ async def purger_for(
                 key_finder = tag_purger
             if settings.cloudflare_zone_id:
                 bucket = TokenBucket.for_plan(settings.cloudflare_plan)
-                targets.append(CloudflareCacheTarget(client, settings.cloudflare_zone_id, bucket))
+                cache_target = CloudflareCacheTarget(client, settings.cloudflare_zone_id, bucket)
+                targets.append(cache_target)
         if settings.edge_admin_url and settings.edge_admin_token:
             edge_http = await stack.enter_async_context(httpx.AsyncClient(timeout=HTTP_TIMEOUT))
             targets.append(
@@ -61,6 +64,7 @@ async def purger_for(
         yield Purger(
             pool, _in_order(targets), key_finder=key_finder,
             lease_s=settings.purger_lease_s, poll_s=settings.purger_poll_s,
+            coarse=cache_target, max_delay_s=settings.purge_max_delay_s,
         )  # fmt: skip
 
 

@@ -18,8 +18,16 @@ from datetime import UTC, datetime
 import asyncpg
 
 from origin.db import outbox
-from origin.metrics import OUTBOX_DEPTH, PURGE_EVENTS, PURGE_LAG_SECONDS
-from origin.purger.plan import FAILED_AFTER_ATTEMPTS, backoff_s
+from origin.metrics import OUTBOX_DEPTH, PURGE_EVENTS, PURGE_FALLBACKS, PURGE_LAG_SECONDS
+from origin.purger.fallback import (
+    FALLBACK_MAX_EVENTS,
+    FALLBACK_TAGS_PER_CALL,
+    CoarsePurge,
+    Fallback,
+    decide,
+    due_tag_count,
+)
+from origin.purger.plan import FAILED_AFTER_ATTEMPTS, backoff_s, chunks
 from origin.purger.targets import PurgeTarget, TagPurger, TierError
 
 log = logging.getLogger(__name__)
@@ -45,8 +53,13 @@ class Purger:
         batch_events: int = BATCH_EVENTS,
         owner: str | None = None,
         rng: random.Random | None = None,
+        coarse: CoarsePurge | None = None,
+        max_delay_s: float = 60.0,
     ) -> None:
+        """`coarse`: the target (one of `targets`) that falls back to purging everything when
+        its tag purges would keep a change longer than `max_delay_s` (`fallback.py`)."""
         self.pool, self.targets, self.key_finder = pool, list(targets), key_finder
+        self.coarse, self.max_delay_s = coarse, max_delay_s
         self.lease_s, self.poll_s, self.batch_events = lease_s, poll_s, batch_events
         self.owner = owner or default_owner()
         self.rng = rng or random.Random()
@@ -82,24 +95,29 @@ class Purger:
         """Claim and process one batch; the number of events handled (0: nothing due)."""
         async with self.pool.acquire() as conn:
             await outbox.release_due_coarse_tags(conn)
-            events = await outbox.claim(
-                conn, owner=self.owner, limit=self.batch_events, lease_s=self.lease_s
-            )
+            fallback = None
+            if self.coarse is not None:
+                fallback = decide(await due_tag_count(conn), self.coarse, self.max_delay_s)
+            limit = FALLBACK_MAX_EVENTS if fallback is not None else self.batch_events
+            events = await outbox.claim(conn, owner=self.owner, limit=limit, lease_s=self.lease_s)
             OUTBOX_DEPTH.set(await outbox.depth(conn))
             if time.monotonic() - self._last_cleanup > 60:
                 self._last_cleanup = time.monotonic()
                 await outbox.delete_done(conn, DONE_RETENTION_S)
         if events:
-            await self.process(events)
+            await self.process(events, fallback)
         return len(events)
 
-    async def process(self, events: Sequence[outbox.Event]) -> bool:
+    async def process(
+        self, events: Sequence[outbox.Event], fallback: Fallback | None = None
+    ) -> bool:
         """Purge every tier for these events; True when they were acknowledged."""
         ids = [e.id for e in events]
         tags = sorted({t for e in events for t in e.tags})
         heartbeat = asyncio.create_task(self._keep_lease(ids))
         try:
-            await self._purge_tiers(ids, tags, {k for e in events for k in e.kv_keys})
+            kv_keys = {k for e in events for k in e.kv_keys}
+            await self._purge_tiers(ids, tags, kv_keys, fallback)
         except Exception as exc:  # every failure is a retry: a purge is delayed, never lost
             await self._retry(events, exc)
             return False
@@ -116,7 +134,9 @@ class Purger:
         log.info("purge done", extra={"events": len(ids), "tags": len(tags)})
         return True
 
-    async def _purge_tiers(self, ids: list[int], tags: list[str], kv_keys: set[str]) -> None:
+    async def _purge_tiers(
+        self, ids: list[int], tags: list[str], kv_keys: set[str], fallback: Fallback | None
+    ) -> None:
         # KV keys are found through Redis's tag index BEFORE Redis is purged (that drops the
         # index), and stored with the events so a retry after a crash still deletes them.
         if self.key_finder is not None:
@@ -128,8 +148,27 @@ class Purger:
                 async with self.pool.acquire() as conn:
                     await outbox.remember_kv_keys(conn, ids, found)
                 kv_keys |= set(found)
+        if fallback is None:
+            for target in self.targets:
+                await target.purge(tags, sorted(kv_keys))
+            return
+        # The events were committed before they were claimed, so before purge_everything is sent.
+        parts = list(chunks(tags, FALLBACK_TAGS_PER_CALL)) or [[]]
+        coarse = self.coarse
         for target in self.targets:
-            await target.purge(tags, sorted(kv_keys))
+            if coarse is not None and target.name == coarse.name:
+                await coarse.purge_everything(min_interval_s=self.max_delay_s / 2)
+                PURGE_FALLBACKS.inc()
+                log.warning(
+                    "purge fallback: purge_everything instead of tags",
+                    extra={"tier": target.name, "events": len(ids), "tags": fallback.tags,
+                           "requests_needed": fallback.requests,
+                           "estimated_s": round(fallback.estimated_s, 1),
+                           "max_delay_s": self.max_delay_s},
+                )  # fmt: skip
+                continue
+            for i, part in enumerate(parts):  # KV keys once; tags in bounded calls
+                await target.purge(part, sorted(kv_keys) if i == 0 else [])
 
     async def _retry(self, events: Sequence[outbox.Event], exc: Exception) -> None:
         retry_after = exc.retry_after_s if isinstance(exc, TierError) else None
