@@ -3,6 +3,7 @@ embedding model. Endpoints never build clients; they use `request.app.state`."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -112,7 +113,12 @@ def create_app(settings: Settings | None = None, *, embed: EmbedFn | None = None
                     yield
         finally:
             undo_drain()
-            await pool.close()
+            try:
+                # Bounded: pool.close() waits for every connection to come back.
+                await asyncio.wait_for(pool.close(), 10)
+            except TimeoutError:
+                log.warning("database pool did not close in 10 s; terminating it")
+                pool.terminate()
             if settings.database_url is None:
                 release_embedded(settings.pgdata)
 

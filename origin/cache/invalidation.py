@@ -34,8 +34,9 @@ class Invalidator:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Bounded: a shutdown must never hang on a subscriber stuck in a socket read.
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._task, 5)
 
     async def _run(self) -> None:
         delay = 0.05

@@ -138,6 +138,6 @@ async def recorded_history(settings: Settings) -> AsyncIterator[History]:
         yield history
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(task, 5)  # bounded: shutdown must never hang here
         await history.close()

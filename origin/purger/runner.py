@@ -107,8 +107,8 @@ async def background_purger(
             await asyncio.wait_for(asyncio.shield(task), timeout=settings.purger_lease_s)
         except TimeoutError:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(task, 5)
         except Exception:
             log.exception("purger ended with an error")
 
