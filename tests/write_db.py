@@ -26,12 +26,12 @@ def with_database(dsn: str, name: str) -> str:
     return urlunsplit(urlsplit(dsn)._replace(path=f"/{name}"))
 
 
-async def _create(source_dsn: str) -> str:
-    target = with_database(source_dsn, WRITE_DB)
+async def _create(source_dsn: str, name: str) -> str:
+    target = with_database(source_dsn, name)
     admin = await asyncpg.connect(with_database(source_dsn, "postgres"))
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{WRITE_DB}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{WRITE_DB}"')
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
     from origin.db.migrate import migrate
@@ -52,9 +52,25 @@ async def _create(source_dsn: str) -> str:
     return target
 
 
+def create_database_copy(source_dsn: str, name: str) -> str:
+    """Drop and recreate `name` as a copy of the inventory; its DSN."""
+    return asyncio.run(_create(source_dsn, name))
+
+
 def create_write_database(source_dsn: str) -> str:
-    """Drop and recreate the copy (a clean outbox each session); its DSN."""
-    return asyncio.run(_create(source_dsn))
+    """Drop and recreate the write tests' copy (a clean outbox each session); its DSN."""
+    return create_database_copy(source_dsn, WRITE_DB)
+
+
+def drop_database(source_dsn: str, name: str) -> None:
+    async def drop() -> None:
+        admin = await asyncpg.connect(with_database(source_dsn, "postgres"))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+    asyncio.run(drop())
 
 
 async def _fetch(dsn: str, sql: str, *args: Any) -> list[asyncpg.Record]:

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fuzz_db import create_database_copy, drop_database
 from servers import OriginProcess
+from write_db import create_database_copy, drop_database
 
 # Per process: a concurrent run of the suite in the same tree must not drop ours.
 FUZZ_DB = f"vsearch_fuzz_{os.getpid()}"
