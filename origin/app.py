@@ -8,7 +8,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 
-import asyncpg
 import numpy as np
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -24,7 +23,7 @@ from origin.api.openapi import openapi
 from origin.api.slowlog import log_slow_searches
 from origin.dashboard.history import recorded_history
 from origin.db.embedded import release_embedded, start_embedded
-from origin.db.migrate import migrate
+from origin.db.migrate import migrate_database
 from origin.db.pool import create_pool
 from origin.db.pool_metrics import watch_pool
 from origin.drain import Drain, install_drain
@@ -81,11 +80,7 @@ def create_app(settings: Settings | None = None, *, embed: EmbedFn | None = None
         dsn = database_dsn(settings)
         # Session state (the migration lock, LISTEN) needs a real session, not a pooler's.
         direct_dsn = settings.direct_database_url or dsn
-        conn = await asyncpg.connect(direct_dsn)
-        try:
-            await migrate(conn)
-        finally:
-            await conn.close()
+        await migrate_database(direct_dsn)
         pool = watch_pool(await create_pool(dsn, settings))
         embed_fn = embed
         if embed_fn is None:

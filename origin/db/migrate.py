@@ -65,3 +65,13 @@ async def migrate(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) ->
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_ID)
     return applied_now
+
+
+async def migrate_database(dsn: str) -> list[int]:
+    """Apply pending migrations over a connection of its own (`dsn` must be a real session: the
+    advisory lock is session state, so never a transaction pooler)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await migrate(conn)
+    finally:
+        await conn.close()

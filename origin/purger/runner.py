@@ -117,16 +117,12 @@ async def serve_standalone(settings: Settings, dsn: str) -> int:
     """`vsearch purger`: drain until SIGTERM/SIGINT (the batch in hand is finished); a second
     signal stops at once (the lease hands the batch to another purger)."""
     from origin.cache.redis import RedisTier, connect
-    from origin.db.migrate import migrate
+    from origin.db.migrate import migrate_database
     from origin.db.pool import create_pool
 
     # Migrations and LISTEN hold session state: never through a transaction pooler.
     direct_dsn = settings.direct_database_url or dsn
-    conn = await asyncpg.connect(direct_dsn)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
+    await migrate_database(direct_dsn)
     pool = await create_pool(dsn, replace(settings, pool_min=1, pool_max=3))
     redis = None
     if settings.redis_url:
