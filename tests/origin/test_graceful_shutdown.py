@@ -66,8 +66,8 @@ def test_sigterm_drains_readiness_first_and_finishes_in_flight_requests(
         while True:
             try:
                 readiness.append(httpx.get(f"{origin.url}/readyz", timeout=5).status_code)
-            except httpx.ConnectError:
-                break
+            except (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError):
+                break  # refused, or reset by a listener closing under the request
             time.sleep(0.1)
         refused_after = time.monotonic() - sigterm_at
         code = _exit_code(origin, timeout_s=15)
