@@ -25,35 +25,9 @@ log = logging.getLogger("vsearch")
 
 
 def _seed(settings: Settings, vehicles: int, seed: int, force: bool) -> None:
-    from origin.app import database_dsn
-    from origin.catalog.build import catalog_digest, load_catalog
-    from origin.catalog.inventory import generate_vehicles
-    from origin.inventory.seed import Progress, seed_inventory, signature
-    from origin.search.embedder import MODEL_ID, Embedder, default_parallelism, embed_corpus
+    from origin.inventory.demo import seed_demo
 
-    catalog = load_catalog()
-    progress = Progress("generating")
-    fleet = []
-    for vehicle in generate_vehicles(vehicles, seed, catalog):
-        fleet.append(vehicle)
-        progress(len(fleet), vehicles)
-    processes, threads = default_parallelism()
-
-    def embed_all(texts: Sequence[str], report: object) -> object:
-        embedder = Embedder(threads=threads)
-        return embed_corpus(embedder, texts, progress=report, processes=processes)  # type: ignore[arg-type]
-
-    report = asyncio.run(
-        seed_inventory(
-            database_dsn(settings),
-            vehicles=fleet,
-            zips=catalog.zips,
-            sig=signature(vehicles, seed, catalog_digest(), MODEL_ID),
-            model_id=MODEL_ID,
-            embed_corpus=embed_all,  # type: ignore[arg-type]
-            force=force,
-        )
-    )
+    report = seed_demo(settings, vehicles, seed, force)
     log.info("seed done", extra=report.__dict__)
 
 
@@ -162,6 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure the origin miss path (see docs/benchmarks.md)")
     bench.add_argument("--queries", type=int, default=300)
     bench.add_argument("--out", default="bench/results")
+    bench.add_argument(
+        "--scale",
+        type=int,
+        metavar="N",
+        help="load N vehicles in their own server (docs/scale.md)",
+    )
     warm = sub.add_parser("warm", help="replay the most asked queries into Redis and the edge")
     warm.add_argument("--top", type=int, default=100, help="how many popular queries")
     sub.add_parser("purger", help="drain the purge outbox into every cache tier until SIGTERM")
@@ -183,6 +163,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return main_catalog([])
     elif args.command == "bench":
+        if args.scale:
+            from origin.bench.scale import run_scale
+
+            run_scale(settings, vehicles=args.scale, queries=args.queries, out_dir=args.out)
+            return 0
         from origin.bench import run_bench
 
         return run_bench(settings, queries=args.queries, out_dir=args.out)
