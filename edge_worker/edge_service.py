@@ -1,4 +1,5 @@
-"""The edge read path: route -> KV -> Cache API -> origin, with stale answers and single flight.
+"""The edge read path: rate limits -> route -> KV -> Cache API -> origin, with stale answers and
+single flight.
 
 This is the one place the tier order and the stale rules live; the JS shell (`entry.py`) only
 adapts requests, bindings and responses. All I/O comes in through Tier, OriginPool and `schedule`.
@@ -34,6 +35,7 @@ from edge_http import (
 from edge_page import page_response
 from edge_settings import EdgeSettings
 from origin_fetch import OriginPool, OriginReply
+from rate_limit import RateLimits
 from route import PageRequest, SearchLookup, route
 from single_flight import SingleFlight
 
@@ -60,6 +62,7 @@ class EdgeService:
     settings: EdgeSettings
     tiers: Sequence[Tier]
     origins: OriginPool
+    limits: RateLimits = field(default_factory=RateLimits)
     flights: SingleFlight[Fetched] = field(default_factory=SingleFlight)
     clock: Callable[[], float] = time.time
     key_mismatches: int = 0
@@ -70,6 +73,10 @@ class EdgeService:
         """One shopper request; never raises (only the shell catches the unexpected)."""
         started = time.perf_counter()
         request_id = _request_id(header("x-request-id"))
+        # First: an over-limit client costs one counter call and nothing else.
+        limited = await self.limits.check(header)
+        if limited is not None:
+            return error_response(limited, {"x-request-id": request_id})
         try:
             lookup = route(method, url, max_query_bytes=self.settings.max_query_bytes)
         except RequestRejected as exc:

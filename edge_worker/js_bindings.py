@@ -1,5 +1,6 @@
 """Adapters from the Workers runtime to the pure seams: KV and caches.default as Tiers, fetch
-with an AbortSignal as the origin Transport, and Analytics Engine. Imports `js`: Pyodide only.
+with an AbortSignal as the origin Transport, rate-limit bindings as Limiters, and Analytics
+Engine. Imports `js`: Pyodide only.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from edge_service import EdgeService
 from edge_settings import VAR_NAMES, EdgeSettings
 from origin_fetch import ORIGIN_HEADERS, OriginPool, OriginReply
 from pyodide.ffi import to_js
+from rate_limit import CLIENT_BINDING, KEY_BINDING, RateLimits
 from workers import Response, fetch
 
 log = logging.getLogger("vsearch.edge")
@@ -105,7 +107,26 @@ def build_service(env: Any) -> EdgeService:
         budget_s=settings.origin_budget_s,
         cooldown_s=settings.origin_cooldown_s,
     )
-    return EdgeService(settings=settings, tiers=tiers, origins=origins)
+    limits = RateLimits(client=_limiter(env, CLIENT_BINDING), api_key=_limiter(env, KEY_BINDING))
+    return EdgeService(settings=settings, tiers=tiers, origins=origins, limits=limits)
+
+
+class RateLimitBinding:
+    """A Workers Rate Limiting binding as a Limiter: `limit({key})` resolves to `{success}`."""
+
+    def __init__(self, binding: Any) -> None:
+        self._binding = binding
+
+    async def allow(self, key: str) -> bool:
+        outcome = await self._binding.limit(
+            to_js({"key": key}, dict_converter=js.Object.fromEntries)
+        )
+        return bool(outcome.success)
+
+
+def _limiter(env: Any, name: str) -> RateLimitBinding | None:
+    binding = getattr(env, name, None)
+    return None if binding is None else RateLimitBinding(binding)
 
 
 def write_analytics(env: Any, response: EdgeResponse, path: str, elapsed_ms: float) -> None:

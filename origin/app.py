@@ -21,7 +21,7 @@ from vsearch_query import QueryError
 from origin.api import dashboard, inventory, ops, purge, search, shopper, vehicles
 from origin.api.openapi import openapi
 from origin.api.slowlog import log_slow_searches
-from origin.dashboard.history import recorded_history
+from origin.dashboard.live import live_dashboard
 from origin.db.embedded import release_embedded, start_embedded
 from origin.db.migrate import migrate_database
 from origin.db.pool import create_pool
@@ -102,9 +102,9 @@ def create_app(settings: Settings | None = None, *, embed: EmbedFn | None = None
                 tag_purger = tiers.redis if tiers.redis is not None else tiers.l1
                 async with (
                     background_purger(settings, pool, tag_purger, direct_dsn, drain.stopping),
-                    recorded_history(settings) as history,
+                    live_dashboard(settings) as dash,
                 ):
-                    app.state.history = history
+                    app.state.history, app.state.alerts = dash.history, dash.alerts
                     yield
         finally:
             undo_drain()

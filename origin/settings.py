@@ -50,6 +50,8 @@ class Settings:
     cache_swr_s: int = 300
     cache_sie_s: int = 86_400
     admin_token: str | None = field(default=None, repr=False)
+    # Internal read routes (the dashboard); the admin token satisfies them too, never the reverse.
+    read_token: str | None = field(default=None, repr=False)
     # Redis (L2 cache, tag index, cross-instance single flight); None = run without it, degraded.
     redis_url: str | None = field(default=None, repr=False)
     redis_timeout_s: float = 0.25
@@ -67,9 +69,15 @@ class Settings:
     cloudflare_account_id: str | None = None
     cloudflare_kv_namespace_id: str | None = None
     cloudflare_plan: str = "free"
-    # The local edge's admin purge (scripts/edge/run); unset = no local edge to purge.
+    # Where the Cloudflare API is reached: its own URL, or a local fake of its endpoints in the
+    # fault drill (origin/devstack/cloudflare_fake.py).
+    cloudflare_api_url: str = "https://api.cloudflare.com/client/v4"
+    # The local edge's admin paths (scripts/edge/run): its purge, and its per-layer counts on the
+    # dashboard; unset = no local edge to purge or to read.
     edge_admin_url: str | None = None
     edge_admin_token: str | None = field(default=None, repr=False)
+    # Alertmanager whose active alerts the dashboard lists (scripts/run --monitoring sets it).
+    alertmanager_url: str | None = None
     purger_poll_s: float = 5.0
     purger_lease_s: float = 30.0
     # Freshness bound of Cloudflare's cache under a burst: past what the plan's purge rate can
@@ -125,6 +133,7 @@ _ENV: dict[str, str] = {
     "VSEARCH_CACHE_SWR_S": "cache_swr_s",
     "VSEARCH_CACHE_SIE_S": "cache_sie_s",
     "VSEARCH_ADMIN_TOKEN": "admin_token",
+    "VSEARCH_READ_TOKEN": "read_token",
     "REDIS_URL": "redis_url",
     "VSEARCH_REDIS_TIMEOUT_S": "redis_timeout_s",
     "VSEARCH_L1_MAX_ENTRIES": "l1_max_entries",
@@ -138,8 +147,10 @@ _ENV: dict[str, str] = {
     "CLOUDFLARE_ACCOUNT_ID": "cloudflare_account_id",
     "CLOUDFLARE_KV_NAMESPACE_ID": "cloudflare_kv_namespace_id",
     "VSEARCH_CLOUDFLARE_PLAN": "cloudflare_plan",
+    "VSEARCH_CLOUDFLARE_API_URL": "cloudflare_api_url",
     "VSEARCH_EDGE_ADMIN_URL": "edge_admin_url",
     "VSEARCH_EDGE_ADMIN_TOKEN": "edge_admin_token",
+    "VSEARCH_ALERTMANAGER_URL": "alertmanager_url",
     "VSEARCH_PURGER_POLL_S": "purger_poll_s",
     "VSEARCH_PURGER_LEASE_S": "purger_lease_s",
     "VSEARCH_PURGE_MAX_DELAY_S": "purge_max_delay_s",
@@ -173,6 +184,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         # A session advisory lock (migrations) or LISTEN through it would land on whichever
         # server connection is free: the lock leaks and notifications are lost.
         raise SettingsError("VSEARCH_TRANSACTION_POOLER=1 needs VSEARCH_DIRECT_DATABASE_URL")
+    if settings.read_token and settings.read_token == settings.admin_token:
+        # The read token would then pass admin checks: the scopes must stay apart.
+        raise SettingsError("VSEARCH_READ_TOKEN must differ from VSEARCH_ADMIN_TOKEN")
     if settings.workers < 1:
         raise SettingsError(f"VSEARCH_WORKERS must be at least 1, got {settings.workers}")
     return settings

@@ -1,5 +1,5 @@
-"""GET /dashboard (internal: the admin token), its static files, and /dashboard/ws, which sends the
-history once and then one point a second."""
+"""GET /dashboard (internal: the read or admin token), its static files, and /dashboard/ws, which
+sends the history once, then one point a second and the active alerts whenever they change."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import FileResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from origin.auth import Scope, bearer_token, matches_any, scope_tokens
+from origin.dashboard.alerts import AlertsView, AlertWatcher
 from origin.dashboard.history import DAY_S, HOUR_S, History
 from origin.dashboard.sample import point
 from origin.errors import NotFound, Unauthorized
@@ -36,27 +38,34 @@ def _cookie_value(token: str) -> str:
     return hmac.new(token.encode(), b"vsearch-dashboard", hashlib.sha256).hexdigest()
 
 
+def _proof(conn: HTTPConnection) -> str | None:
+    """The cookie value for a read-scope token (bearer header or `?token=`) or the cookie the
+    page set; None without either."""
+    readers = scope_tokens(conn.app.state.settings, Scope.READ)
+    given = bearer_token(conn)
+    given = conn.query_params.get("token", "") if given is None else given
+    cookie = conn.cookies.get(COOKIE, "")
+    token_ok = matches_any(given, readers)
+    cookie_ok = matches_any(cookie, [t and _cookie_value(t) for t in readers])
+    if token_ok:
+        return _cookie_value(given)
+    return cookie if cookie_ok else None
+
+
 def authorized(conn: HTTPConnection) -> bool:
-    """The admin token as a bearer header or `?token=`, or the cookie the page set."""
-    expected: str | None = conn.app.state.settings.admin_token
-    scheme, _, bearer = conn.headers.get("authorization", "").partition(" ")
-    given = bearer.strip() if scheme.lower() == "bearer" else conn.query_params.get("token", "")
-    wanted = expected or ""
-    token_ok = hmac.compare_digest(given.encode(), wanted.encode())
-    cookie_ok = hmac.compare_digest(
-        conn.cookies.get(COOKIE, "").encode(), _cookie_value(wanted).encode()
-    )
-    return bool(expected) and (token_ok or cookie_ok)
+    """The read (or admin) token as a bearer header or `?token=`, or the cookie the page set."""
+    return _proof(conn) is not None
 
 
 async def page(request: Request) -> Response:
-    if not authorized(request):
-        raise Unauthorized("the dashboard needs the admin token", field="token")
+    proof = _proof(request)
+    if proof is None:
+        raise Unauthorized("the dashboard needs the read token", field="token")
     response = FileResponse(STATIC / "dashboard.html", media_type="text/html")
     response.headers["Cache-Control"] = "no-store"
     response.set_cookie(
         COOKIE,
-        _cookie_value(request.app.state.settings.admin_token),
+        proof,
         path="/dashboard",
         httponly=True,
         samesite="strict",
@@ -81,10 +90,14 @@ async def history_message(history: History, now: int) -> dict[str, object]:
     }
 
 
-async def _push(websocket: WebSocket, history: History) -> None:
+async def _push(websocket: WebSocket, history: History, alerts: AlertWatcher) -> None:
     last = int(time.time()) - 1
     await websocket.send_json(await history_message(history, last))
+    shown: AlertsView | None = None
     while True:
+        if alerts.view != shown:  # the watcher replaces its view each second; send changes only
+            shown = alerts.view
+            await websocket.send_json({"type": "alerts", **shown})
         now = time.time()
         # Half a second past the second: every instance has written the one before.
         await asyncio.sleep(max(0.0, int(now) + 1.5 - now))
@@ -98,9 +111,9 @@ async def _push(websocket: WebSocket, history: History) -> None:
         last = second
 
 
-async def _push_or_close(websocket: WebSocket, history: History) -> None:
+async def _push_or_close(websocket: WebSocket, history: History, alerts: AlertWatcher) -> None:
     try:
-        await _push(websocket, history)
+        await _push(websocket, history, alerts)
     except (RedisError, OSError) as exc:
         # History unreadable (Redis down): close, so the page says so and reconnects.
         log.warning("dashboard stream ended", extra={"error": repr(exc)})
@@ -115,7 +128,8 @@ async def stream(websocket: WebSocket) -> None:
         await websocket.close(code=1008)
         return
     await websocket.accept()
-    pusher = asyncio.create_task(_push_or_close(websocket, websocket.app.state.history))
+    state = websocket.app.state
+    pusher = asyncio.create_task(_push_or_close(websocket, state.history, state.alerts))
     try:
         while True:  # the page sends nothing; this notices when it goes away
             await websocket.receive_text()

@@ -181,7 +181,7 @@ def _ops_paths() -> dict[str, Any]:
         }},
         "/metrics": {"get": _op("Prometheus metrics", _ok("200", "metrics", text, "text/plain"))},
         "/openapi.json": {"get": _op("This document", _ok("200", "OpenAPI 3.1", _obj()))},
-        "/dashboard": {"get": _admin(_op("The live dashboard page",
+        "/dashboard": {"get": _admin(_op("The live dashboard page (read or admin token)",
                                          _ok("200", "the page", text, "text/html"), 401))},
         "/dashboard/static/{name}": {"get": _op(
             "The dashboard's scripts and styles",
@@ -212,7 +212,7 @@ def build_spec() -> dict[str, Any]:
         "paths": paths | _vehicle_paths() | _ops_paths(),
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         # OpenAPI has no WebSockets; listed here so the route check covers them too.
-        "x-websockets": {"/dashboard/ws": "the dashboard's live series (admin token or cookie)"},
+        "x-websockets": {"/dashboard/ws": "the dashboard's live series (read token or cookie)"},
     }
 
 

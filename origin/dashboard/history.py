@@ -9,13 +9,14 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from origin.cache.redis import connect
+from origin.dashboard.edge import edge_deltas
 from origin.dashboard.sample import GAUGES, LATEST, Fields, deltas, snapshot
 from origin.settings import Settings
 
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 HOUR_S = 3_600
 DAY_S = 86_400
 _PREFIX = "vsearch:dash:"
+# The edge's running totals (origin/dashboard/edge.py), or None when it could not be read.
+EdgeReader = Callable[[], Awaitable[Fields | None]]
 
 
 def minute_share(fields: Mapping[str, float]) -> Fields:
@@ -107,25 +110,33 @@ class RedisHistory:
         await self.client.aclose()
 
 
-async def record(history: History, interval_s: float = 1.0) -> None:
-    """Once a second, just past the second's end, add what this process did in it."""
-    previous = snapshot()
+async def _read(edge: EdgeReader | None) -> Fields | None:
+    return None if edge is None else await edge()
+
+
+async def record(history: History, interval_s: float = 1.0, edge: EdgeReader | None = None) -> None:
+    """Once a second, just past the second's end, add what this process did in it and what the
+    edge counted (when there is an `edge` to read)."""
+    previous, previous_edge = snapshot(), await _read(edge)
     while True:
         now = time.time()
         await asyncio.sleep(math.ceil(now / interval_s) * interval_s - now + 0.02)
-        current = snapshot()
-        fields = deltas(previous, current)
+        t = int(time.time() - 0.5)  # before the edge read, which may take its timeout
+        current, current_edge = snapshot(), await _read(edge)
+        fields = deltas(previous, current) | edge_deltas(previous_edge, current_edge)
         fields["instance_seconds"] = 1.0
-        previous = current
+        previous, previous_edge = current, current_edge
         try:
-            await history.add(int(time.time() - 0.5), fields)
+            await history.add(t, fields)
         except (RedisError, OSError) as exc:
             # History is best effort: a Redis outage leaves a gap, never stops the recorder.
             log.warning("dashboard sample not stored", extra={"error": type(exc).__name__})
 
 
 @contextlib.asynccontextmanager
-async def recorded_history(settings: Settings) -> AsyncIterator[History]:
+async def recorded_history(
+    settings: Settings, edge: EdgeReader | None = None
+) -> AsyncIterator[History]:
     """The history store for `settings`, with its recorder running until exit."""
     history: History
     # With caching off (the load test's baseline) Redis stays out of the measurement entirely.
@@ -133,7 +144,7 @@ async def recorded_history(settings: Settings) -> AsyncIterator[History]:
         history = MemoryHistory()
     else:
         history = RedisHistory(connect(settings.redis_url, settings.redis_timeout_s))
-    task = asyncio.create_task(record(history))
+    task = asyncio.create_task(record(history, edge=edge))
     try:
         yield history
     finally:

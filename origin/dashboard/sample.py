@@ -23,6 +23,8 @@ SEARCH_ROUTES = ("/v1/search", "/search")
 GAUGES = ("pool_in_use", "pool_max")
 # Same outbox table seen from every instance: the last reading is the depth.
 LATEST = ("outbox",)
+# How the edge answered a search (origin/dashboard/edge.py counts them as `edge_<layer>`).
+EDGE_LAYERS = ("kv", "cache", "stale", "miss")
 
 
 def _is_api(route: str) -> bool:
@@ -136,4 +138,20 @@ def point(t: int, fields: Mapping[str, float], seconds: int) -> dict[str, float 
         "pool_use": _ratio(fields.get("pool_in_use", 0.0), fields.get("pool_max")),
         "outbox": fields.get("outbox"),
         "purge_p95_ms": _ms(quantile(0.95, _buckets(fields, "purge_"))),
+        **_edge(fields),
+    }
+
+
+def _edge(fields: Mapping[str, float]) -> dict[str, float | None]:
+    """Edge searches/s and the share each layer answered. Every instance adds the same edge's
+    counts, so the rate divides by how many readings were summed (`edge_seconds`)."""
+    readings = fields.get("edge_seconds", 0.0)
+    counts = {layer: fields.get(f"edge_{layer}", 0.0) for layer in EDGE_LAYERS}
+    searches = sum(counts.values()) if readings else None
+    return {
+        "edge_rps": None if searches is None else round(searches / readings, 2),
+        "hit_edge_kv": _ratio(counts["kv"], searches),
+        "hit_edge_cache": _ratio(counts["cache"], searches),
+        "edge_stale": _ratio(counts["stale"], searches),
+        "edge_miss": _ratio(counts["miss"], searches),
     }

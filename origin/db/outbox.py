@@ -73,9 +73,12 @@ async def release_due_coarse_tags(conn: asyncpg.Connection) -> int | None:
 
 async def next_due(conn: asyncpg.Connection) -> datetime | None:
     """When the next event or coarse tag becomes claimable (to sleep exactly that long)."""
+    # An event leased by another purger is claimable only when its lease expires: counting it
+    # as due at available_at made an idle purger poll ~500 times a second meanwhile.
     value: datetime | None = await conn.fetchval(
         """SELECT least(
-               (SELECT min(available_at) FROM purge_outbox WHERE done_at IS NULL),
+               (SELECT min(greatest(available_at, coalesce(leased_until, available_at)))
+                FROM purge_outbox WHERE done_at IS NULL),
                (SELECT min(due_at) FROM purge_coarse_tags WHERE due_at IS NOT NULL))"""
     )
     return value

@@ -98,7 +98,13 @@ class AccountBudget:
     ) -> None:  # fmt: skip
         self.limit, self.window_s, self.clock, self.sleep = limit, window_s, clock, sleep
         self.calls: collections.deque[float] = collections.deque()
+        self.paused_until = 0.0
         self._lock = asyncio.Lock()
+
+    def pause(self, seconds: float) -> None:
+        """After a 429 from any endpoint: no call at all before Retry-After. A 429 does not say
+        which limit it was, and past the account-wide one Cloudflare blocks every API call."""
+        self.paused_until = max(self.paused_until, self.clock() + seconds)
 
     def _expire(self, now: float) -> None:
         while self.calls and self.calls[0] <= now - self.window_s:
@@ -108,12 +114,13 @@ class AccountBudget:
         """How long until the last of `requests` more calls may start within the limit."""
         now = self.clock()
         self._expire(now)
+        paused = max(self.paused_until - now, 0.0)
         excess = len(self.calls) + requests - self.limit
         if excess <= 0:
-            return 0.0
+            return paused
         if excess <= len(self.calls):
-            return self.calls[excess - 1] + self.window_s - now
-        return self.window_s * math.ceil(excess / self.limit)  # more than a window's worth
+            return max(paused, self.calls[excess - 1] + self.window_s - now)
+        return max(paused, self.window_s * math.ceil(excess / self.limit))  # past a window
 
     async def acquire(self) -> None:
         async with self._lock:
@@ -155,6 +162,7 @@ async def _call(
         CLOUDFLARE_API_CALLS.labels(operation, "429").inc()
         wait = retry_after_s(exc.response.headers)
         bucket.pause(wait if wait is not None else 60.0)
+        account.pause(wait if wait is not None else 60.0)  # every other endpoint waits too
         raise TierError(operation, "429 rate limited", retry_after_s=wait) from exc
     except cloudflare.APIStatusError as exc:
         outcome = "5xx" if exc.status_code >= 500 else "error"

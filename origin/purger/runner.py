@@ -42,8 +42,9 @@ async def purger_for(
             http = await stack.enter_async_context(httpx.AsyncClient(timeout=HTTP_TIMEOUT))
             # Our own retries (backoff, Retry-After, the outbox) replace the SDK's.
             client = cloudflare.AsyncCloudflare(
-                api_token=settings.cloudflare_api_token, http_client=http, max_retries=0
-            )
+                api_token=settings.cloudflare_api_token, http_client=http, max_retries=0,
+                base_url=settings.cloudflare_api_url,
+            )  # fmt: skip
             if settings.cloudflare_account_id and settings.cloudflare_kv_namespace_id:
                 targets.append(
                     CloudflareKVTarget(

@@ -11,9 +11,9 @@ import logging
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import numpy as np
@@ -35,6 +35,8 @@ RESULT_FIELDS = (
     "dealer", "title", "description", "score", "distance_mi",
 )  # fmt: skip
 FACETS_TTL_S = 30.0
+FACETS_STALE_S = 60.0
+_T = TypeVar("_T")
 # With free text and a non-relevance sort, the most relevant N are sorted by the chosen column.
 SORT_CANDIDATES = 500
 
@@ -84,6 +86,7 @@ class SearchService:
         self._vectors = _Lru(4096)
         self._zips = _Lru(8192)
         self._facets_cache = _Lru(2048)
+        self._facets_pending: dict[str, asyncio.Future[JSONDict]] = {}
 
     async def search(self, query: SearchQuery) -> SearchOutcome:
         started = time.perf_counter()
@@ -139,15 +142,40 @@ class SearchService:
     ) -> JSONDict:
         # Facets depend on the filters alone, never on the text or the page: many searches share
         # them. Their counts may lag writes by FACETS_TTL_S (the documented freshness window).
+        # Past that, for FACETS_STALE_S more, the old counts answer at once while one background
+        # task refreshes them (stale-while-revalidate): an expiry never blocks a search.
         key = filters_key(query)
-        cached = self._facets_cache.get(key)
-        if cached is not None and cached[0] > time.monotonic():
+        cached = self._facets_cache.get(key)  # (fresh until, facets, computed at)
+        now = time.monotonic()
+        if cached is not None and cached[0] > now:
+            return cached[1]  # type: ignore[no-any-return]
+        if cached is not None and now - cached[2] < FACETS_TTL_S + FACETS_STALE_S:
+            # Claimed for one TTL so concurrent asks do not refresh too; the refresh replaces it.
+            self._facets_cache.put(key, (now + FACETS_TTL_S, cached[1], cached[2]))
+            refresh = asyncio.ensure_future(self._facets_fetch(key, query, point))
+            _winding_down.add(refresh)  # held until done; a failed refresh keeps the old counts
+            refresh.add_done_callback(_wound_down)
             return cached[1]  # type: ignore[no-any-return]
         started = time.perf_counter()
-        async with self.pool.acquire() as conn:
-            result = await db.facets(conn, build_where(query.filters, point))
+        # Concurrent searches with the same filters (other texts, pages) share one computation.
+        pending = self._facets_pending.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._facets_fetch(key, query, point))
+            self._facets_pending[key] = pending
+            pending.add_done_callback(lambda done: self._facets_done(key, done))
+        result: JSONDict = await asyncio.shield(pending)
         timings.facets_ms = (time.perf_counter() - started) * 1000
-        self._facets_cache.put(key, (time.monotonic() + FACETS_TTL_S, result))
+        return result
+
+    def _facets_done(self, key: str, done: asyncio.Future[JSONDict]) -> None:
+        self._facets_pending.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # retrieved: the searches that awaited it got it already
+
+    async def _facets_fetch(self, key: str, query: SearchQuery, point: GeoPoint | None) -> JSONDict:
+        async with self.pool.acquire() as conn:
+            result: JSONDict = await db.facets(conn, build_where(query.filters, point))
+        self._facets_cache.put(key, (time.monotonic() + FACETS_TTL_S, result, time.monotonic()))
         return result
 
     async def _rows(
@@ -162,7 +190,7 @@ class SearchService:
         if cursor is None or not cursor.fallback:
             budget = self.settings.vector_budget_ms / 1000
             try:
-                return await asyncio.wait_for(self._semantic(query, point, cursor, timings), budget)
+                return await _within(self._semantic(query, point, cursor, timings), budget)
             # The fallback is the boundary of the vector path: whatever breaks in the model or
             # the kNN query (or its time budget), a keyword answer beats an error.
             except Exception as exc:
@@ -271,6 +299,34 @@ class SearchService:
             cur = Cursor(query.sort, float(offset + query.limit), last_id, fallback=True)
             nxt = encode_cursor(cur)
         return page, Strategy.KEYWORD_FALLBACK, nxt
+
+
+async def _within(work: Coroutine[Any, Any, _T], budget_s: float) -> _T:
+    """`work`'s result, or TimeoutError once `budget_s` has passed. Unlike asyncio.wait_for, it
+    does not wait for the cancelled work to wind down: on a slow database, a cancelled query's
+    cancel request and connection reset cost round trips as slow, past the budget they enforce."""
+    task = asyncio.ensure_future(work)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=budget_s)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if task in done:
+        return task.result()
+    task.cancel()
+    # The loop keeps only weak references to tasks: hold it until it has wound down.
+    _winding_down.add(task)
+    task.add_done_callback(_wound_down)
+    raise TimeoutError(f"over the {budget_s * 1000:.0f} ms budget")
+
+
+_winding_down: set[asyncio.Future[Any]] = set()
+
+
+def _wound_down(task: asyncio.Future[Any]) -> None:
+    _winding_down.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved: a failure while cancelling is no news
 
 
 def filters_key(query: SearchQuery) -> str:

@@ -1,9 +1,10 @@
 // The live dashboard: one WebSocket (/dashboard/ws, authenticated by the cookie the page set),
-// history first, then a point a second. Reconnects by itself and says when data is stale.
+// history first, then a point a second and the active alerts when they change. Reconnects by
+// itself and says when data is stale.
 "use strict";
 (function () {
   const HOUR = 3600, DAY = 1440, STALE_S = 3;
-  const state = { seconds: [], minutes: [], lastMessageAt: 0, lastPoint: null, retries: 0, socket: null };
+  const state = { seconds: [], minutes: [], alerts: null, lastMessageAt: 0, lastPoint: null, retries: 0, socket: null };
   window.vsearchDashboard = state; // for the browser test and the curious
 
   // The token was only needed to load the page: keep it out of history and screenshots.
@@ -30,6 +31,7 @@
     rps: chart("chart-rps", [["req/s", "#2f6fde"]]),
     latency: chart("chart-latency", [["p50", "#2a9d5b"], ["p95", "#e39b16"], ["p99", "#d3423a"]]),
     hits: chart("chart-hits", [["L1", "#2f6fde"], ["Redis", "#8e5bd6"], ["origin", "#2a9d5b"]]),
+    edge: chart("chart-edge", [["KV", "#2f6fde"], ["cache", "#2a9d5b"], ["stale", "#e39b16"], ["miss", "#d3423a"]]),
     dayRps: chart("chart-day-rps", [["req/s", "#2f6fde"]]),
     dayLatency: chart("chart-day-latency", [["p50", "#2a9d5b"], ["p95", "#e39b16"], ["p99", "#d3423a"]]),
   };
@@ -45,6 +47,7 @@
     charts.rps.setData([st, column(s, "rps")]);
     charts.latency.setData([st, column(s, "p50_ms"), column(s, "p95_ms"), column(s, "p99_ms")]);
     charts.hits.setData([st, column(s, "hit_l1"), column(s, "hit_redis"), column(s, "hit_origin")]);
+    charts.edge.setData([st, column(s, "hit_edge_kv"), column(s, "hit_edge_cache"), column(s, "edge_stale"), column(s, "edge_miss")]);
     charts.dayRps.setData([mt, column(m, "rps")]);
     charts.dayLatency.setData([mt, column(m, "p50_ms"), column(m, "p95_ms"), column(m, "p99_ms")]);
   }
@@ -56,6 +59,11 @@
     $("p95").textContent = has ? fmt.ms(p.p95_ms) : "–";
     $("p99").textContent = has ? fmt.ms(p.p99_ms) : "–";
     $("errors").textContent = has ? fmt.pct(p.error_rate) : "–";
+    $("edge-rps").textContent = has ? fmt.num(p.edge_rps) : "–";
+    $("hit-edge-kv").textContent = has ? fmt.pct(p.hit_edge_kv) : "–";
+    $("hit-edge-cache").textContent = has ? fmt.pct(p.hit_edge_cache) : "–";
+    $("edge-stale").textContent = has ? fmt.pct(p.edge_stale) : "–";
+    $("edge-miss").textContent = has ? fmt.pct(p.edge_miss) : "–";
     $("hit-l1").textContent = has ? fmt.pct(p.hit_l1) : "–";
     $("hit-redis").textContent = has ? fmt.pct(p.hit_redis) : "–";
     $("hit-origin").textContent = has ? fmt.pct(p.hit_origin) : "–";
@@ -63,6 +71,40 @@
     $("outbox").textContent = has && p.outbox != null ? String(p.outbox) : "–";
     $("purge").textContent = has ? fmt.ms(p.purge_p95_ms) : "–";
     $("instances").textContent = has ? fmt.num(p.instances) : "0";
+  }
+
+  const ago = (iso) => {
+    const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+    if (Number.isNaN(s)) return "";
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+    return h ? `${h}h ${m}m` : m ? `${m}m ${s % 60}s` : `${s}s`;
+  };
+  function alertItem(a) {
+    const li = document.createElement("li");
+    li.className = "alert " + (a.severity === "page" ? "page" : "ticket");
+    const part = (cls, text) => {
+      const span = document.createElement("span");
+      span.className = cls;
+      span.textContent = text;
+      li.append(span);
+    };
+    part("name", a.name);
+    part("severity", a.severity || "no severity");
+    const started = new Date(a.since);
+    part("since", Number.isNaN(started.getTime()) ? "" : `for ${ago(a.since)}, since ${started.toLocaleTimeString()}`);
+    if (a.summary) part("summary", a.summary);
+    return li;
+  }
+  // Built with textContent only: alert labels come from outside and are never parsed as HTML.
+  function showAlerts() {
+    const msg = state.alerts;
+    if (!msg) return;
+    const note = $("alerts-status");
+    note.className = "note" + (msg.status === "unavailable" ? " warn" : "");
+    if (msg.status === "off") note.textContent = "not configured (VSEARCH_ALERTMANAGER_URL)";
+    else if (msg.status === "unavailable") note.textContent = `alerts unavailable: ${msg.detail}`;
+    else note.textContent = msg.alerts.length ? `${msg.alerts.length} firing` : "none firing";
+    $("alert-list").replaceChildren(...msg.alerts.map(alertItem));
   }
 
   function status(kind, text) {
@@ -89,6 +131,11 @@
       state.lastPoint = msg.point;
     } else if (msg.type === "minute") {
       push(state.minutes, msg.point, DAY);
+    } else if (msg.type === "alerts") {
+      state.alerts = msg;
+      showAlerts();
+      refreshStatus();
+      return;
     }
     tiles(state.lastPoint);
     draw();
@@ -116,6 +163,6 @@
     };
   }
 
-  setInterval(refreshStatus, 1000);
+  setInterval(() => { refreshStatus(); showAlerts(); }, 1000); // "for 3m 12s" keeps counting
   connect();
 })();

@@ -4,8 +4,11 @@
 //
 //   node scripts/edge/host.mjs [--port 8787] [--host 127.0.0.1] [--origins URL[,URL]]
 //        [--persist .vsearch/edge] [--worker-dir edge_worker] [--sdk-dir DIR] [--var NAME=VALUE]...
+//        [--ratelimit BINDING=LIMIT]...   (miniflare's Workers Rate Limiting, LIMIT per 60 s;
+//                                         none by default, so local runs are never limited)
 // Env fallbacks: VSEARCH_EDGE_PORT, VSEARCH_EDGE_HOST, ORIGIN_URLS, VSEARCH_EDGE_PERSIST,
-// VSEARCH_WORKERS_SDK; VSEARCH_EDGE_ADMIN_TOKEN enables POST /__local/purge and GET /__local/idle.
+// VSEARCH_WORKERS_SDK; VSEARCH_EDGE_ADMIN_TOKEN enables POST /__local/purge, GET /__local/idle and
+// GET /__local/counts (the Worker's Analytics Engine data points, tallied: the dashboard's edge rates).
 import { createServer } from "node:http";
 import { timingSafeEqual } from "node:crypto";
 import fs from "node:fs";
@@ -17,6 +20,7 @@ const started = performance.now();
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const CACHE_URL_BASE = "https://vsearch-cache.internal/"; // edge_cache.CACHE_URL_BASE
 const KV_BINDING = "SEARCH_KV";
+const ANALYTICS_BINDING = "EDGE_ANALYTICS"; // js_bindings.ANALYTICS_BINDING
 
 const { values: opts } = parseArgs({
   options: {
@@ -27,6 +31,7 @@ const { values: opts } = parseArgs({
     "worker-dir": { type: "string", default: path.join(ROOT, "edge_worker") },
     "sdk-dir": { type: "string", default: process.env.VSEARCH_WORKERS_SDK ?? "" },
     var: { type: "string", multiple: true, default: [] },
+    ratelimit: { type: "string", multiple: true, default: [] },
   },
 });
 const adminToken = process.env.VSEARCH_EDGE_ADMIN_TOKEN ?? "";
@@ -48,7 +53,13 @@ function findSdk() {
 // ---- miniflare: real KV and Cache API, persisted under --persist -------------------------
 const { Miniflare, Response: MfResponse } = await import(path.join(ROOT, "node_modules/miniflare/dist/src/index.js"));
 fs.mkdirSync(opts.persist, { recursive: true });
+// 60 s: the period wrangler.toml gives and edge_worker/rate_limit.py answers as Retry-After.
+const rateLimits = Object.fromEntries(opts.ratelimit.map((pair, i) => {
+  const [name, limit] = pair.split("=");
+  return [name, { namespace_id: String(1001 + i), simple: { limit: Number(limit), period: 60 } }];
+}));
 const mf = new Miniflare({
+  ratelimits: rateLimits,
   modules: true,
   script: "export default { fetch() { return new Response(null, { status: 204 }); } }",
   kvNamespaces: [KV_BINDING],
@@ -117,6 +128,25 @@ const cacheBinding = {
 };
 globalThis.caches = { default: cacheBinding, open: async () => cacheBinding };
 
+// ---- EDGE_ANALYTICS: Workers Analytics Engine stand-in ------------------------------------
+// Production stores each data point for SQL (docs/operations.md); locally the host keeps running
+// counts by the first two blobs (X-Cache, X-Cache-Layer), which the origin's dashboard reads from
+// GET /__local/counts. The dataset's limits are enforced so a point production would refuse
+// fails here too.
+const analytics = { points: 0, counts: new Map(), since: new Date().toISOString() };
+const analyticsBinding = {
+  writeDataPoint({ blobs = [], doubles = [], indexes = [] } = {}) {
+    const blobBytes = blobs.reduce((n, b) => n + Buffer.byteLength(String(b ?? "")), 0);
+    if (blobs.length > 20 || doubles.length > 20 || indexes.length > 1 || blobBytes > 16384
+        || Buffer.byteLength(String(indexes[0] ?? "")) > 96) {
+      throw new TypeError("writeDataPoint: over 20 blobs, 20 doubles, 1 index (96 bytes) or 16 KB of blobs");
+    }
+    const key = `${blobs[0] ?? ""}/${blobs[1] ?? ""}`;
+    analytics.counts.set(key, (analytics.counts.get(key) ?? 0) + 1);
+    analytics.points += 1;
+  },
+};
+
 // ---- pyodide with the workers SDK and the worker's modules -------------------------------
 const { loadPyodide } = await import(path.join(ROOT, "node_modules/pyodide/pyodide.mjs"));
 const pyodide = await loadPyodide({ indexURL: path.join(ROOT, "node_modules/pyodide") + "/" });
@@ -165,7 +195,9 @@ for (const pair of opts.var) {
   const at = pair.indexOf("=");
   if (at > 0) vars[pair.slice(0, at)] = pair.slice(at + 1);
 }
-const env = { [KV_BINDING]: kvBinding, ...vars };
+const mfBindings = await mf.getBindings();
+const rateLimitBindings = Object.fromEntries(Object.keys(rateLimits).map((name) => [name, mfBindings[name]]));
+const env = { [KV_BINDING]: kvBinding, [ANALYTICS_BINDING]: analyticsBinding, ...rateLimitBindings, ...vars };
 
 // ---- HTTP ------------------------------------------------------------------------------
 function sendJson(res, status, body) {
@@ -190,6 +222,9 @@ async function admin(req, res, url) {
     while (pending.size) await Promise.allSettled([...pending]);
     return sendJson(res, 200, { pending: 0 });
   }
+  if (url.pathname === "/__local/counts" && req.method === "GET") {
+    return sendJson(res, 200, { since: analytics.since, points: analytics.points, counts: Object.fromEntries(analytics.counts) });
+  }
   if (url.pathname === "/__local/purge" && req.method === "POST") {
     let body;
     try { body = JSON.parse((await readBody(req)).toString() || "{}"); } catch { return sendJson(res, 400, { error: { code: "invalid_json", message: "body must be JSON", field: null } }); }
@@ -202,6 +237,11 @@ async function admin(req, res, url) {
 async function dispatch(req, res) {
   const url = new URL(req.url, `http://${req.headers.host ?? `${opts.host}:${opts.port}`}`);
   if (url.pathname.startsWith("/__local/")) return admin(req, res, url);
+  // The Fetch API cannot even build these (Cloudflare answers them before any Worker runs).
+  if (["CONNECT", "TRACE", "TRACK"].includes(req.method)) {
+    res.setHeader("allow", "GET");
+    return sendJson(res, 405, { error: { code: "method_not_allowed", message: `${req.method} is not allowed; use GET`, field: null } });
+  }
   const hasBody = !["GET", "HEAD"].includes(req.method);
   const request = new Request(url, {
     method: req.method,

@@ -1,5 +1,6 @@
-"""Fakes beside the seams: an in-memory Tier, a scripted origin Transport, and tiny stand-ins
-for the Workers runtime modules (`js`, `workers`, `pyodide.ffi`) so CPython can import entry.py.
+"""Fakes beside the seams: an in-memory Tier, a scripted origin Transport, a rate-limit binding,
+and tiny stand-ins for the Workers runtime modules (`js`, `workers`, `pyodide.ffi`) so CPython can
+import entry.py.
 """
 
 from __future__ import annotations
@@ -156,6 +157,22 @@ class FakeKV:
         assert expirationTtl >= 60, "Cloudflare rejects expirationTtl below 60"
         self.store[key] = value
         self.ttls[key] = expirationTtl
+
+
+class FakeRateLimit:
+    """A Workers Rate Limiting binding: `limit({"key": k})` succeeds `limit` times per key (no
+    window: a test is shorter than a period); `keys` records what was counted."""
+
+    def __init__(self, limit: int, *, broken: bool = False) -> None:
+        self.limit_per_key = limit
+        self.broken = broken
+        self.keys: list[str] = []
+
+    async def limit(self, options: Mapping[str, str]) -> types.SimpleNamespace:
+        if self.broken:
+            raise RuntimeError("rate limit binding unavailable")
+        self.keys.append(options["key"])
+        return types.SimpleNamespace(success=self.keys.count(options["key"]) <= self.limit_per_key)
 
 
 class FakeSignal:

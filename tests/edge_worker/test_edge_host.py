@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from edge_host import EdgeHost, require_node_runtime
+from edge_host import ADMIN_TOKEN, EdgeHost, require_node_runtime
 from stub_origin import StubOrigin
 
 
@@ -133,6 +133,36 @@ def test_local_purge_by_tag_drops_the_entries(edge: EdgeHost, stub: StubOrigin) 
     assert edge.get("/search?q=black+convertible").headers["x-cache"] == "MISS"
 
 
+def analytics_counts(edge: EdgeHost) -> dict[str, int]:
+    response = edge.get("/__local/counts", authorization=f"Bearer {ADMIN_TOKEN}")
+    response.raise_for_status()
+    return dict(response.json()["counts"])
+
+
+def test_every_request_writes_one_analytics_point_counted_by_layer(
+    edge: EdgeHost, stub: StubOrigin
+) -> None:
+    # The worker's own write_analytics into the host's EDGE_ANALYTICS stand-in (the dashboard's
+    # edge rates): one data point a request, tallied by its X-Cache and X-Cache-Layer blobs.
+    before = analytics_counts(edge)
+    stub.behaviour.popular = True
+    edge.get("/search?q=grey+roadster")  # MISS/origin; KV and cache written
+    edge.idle()
+    edge.get("/search?q=GREY+roadster")  # HIT/kv
+    stub.behaviour.popular, stub.behaviour.ttl, stub.behaviour.swr = False, 1, 30
+    edge.get("/search?q=grey+limousine")  # MISS/origin; cache only
+    edge.idle()
+    edge.get("/search?q=grey+limousine")  # HIT/cache
+    time.sleep(1.2)
+    edge.get("/search?q=grey+limousine")  # STALE/cache, refreshed in the background
+    edge.idle()
+    edge.get("/")  # the shopper page: no cache headers
+    after = analytics_counts(edge)
+    moved = {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
+    assert moved == {"MISS/origin": 2, "HIT/kv": 1, "HIT/cache": 1, "STALE/cache": 1, "-/-": 1}
+    assert edge.get("/__local/counts").status_code == 401  # the edge admin token only
+
+
 # ---- origin failures: a host of their own, with a short per-attempt timeout -------------------
 
 
@@ -207,3 +237,32 @@ def test_kv_and_cache_persist_across_restarts(
         assert second.get("/search?q=yellow+sedan").headers["x-cache"] == "HIT"
     finally:
         second.stop()
+
+
+def test_the_rate_limit_bindings_reject_under_the_real_runtime(
+    origin_url: str, stub: StubOrigin, tmp_path: Path
+) -> None:
+    # miniflare's own Workers Rate Limiting (the wrangler.toml bindings), with small limits.
+    limited = EdgeHost(
+        tmp_path / "persist", origin_url, ratelimits={"RATE_LIMIT_CLIENT": 3, "RATE_LIMIT_KEY": 2}
+    )
+    try:
+        ip = {"cf-connecting-ip": "203.0.113.7"}
+        assert [limited.get("/search?q=teal+coupe", **ip).status_code for _ in range(3)] == [
+            200
+        ] * 3
+        before = calls(stub)
+        rejected = limited.get("/search?q=teal+coupe+under+20k", **ip)
+        assert rejected.status_code == 429
+        assert rejected.headers["retry-after"] == "60"
+        assert rejected.headers["cache-control"] == "no-store"
+        assert rejected.json()["error"]["code"] == "rate_limited"
+        assert calls(stub) == before  # rejected before any cache or origin work
+        assert limited.get(
+            "/search?q=teal+coupe", **{"cf-connecting-ip": "198.51.100.1"}
+        ).is_success
+        key = {"authorization": "Bearer some-api-key"}
+        assert [limited.get("/", **key).status_code for _ in range(3)] == [200, 200, 429]
+        assert limited.get("/").status_code == 200  # no address, no key: nothing to count
+    finally:
+        limited.stop()

@@ -25,3 +25,14 @@ def test_wrangler_toml_names_what_the_worker_reads() -> None:
     from edge_settings import VAR_NAMES
 
     assert set(config["vars"]) == set(VAR_NAMES)
+
+
+def test_the_rate_limit_bindings_match_what_the_worker_reads() -> None:
+    from rate_limit import CLIENT_BINDING, KEY_BINDING, PERIOD_S
+
+    config = tomllib.loads((ROOT / "wrangler.toml").read_text())
+    limits = {block["name"]: block for block in config["ratelimits"]}
+    assert set(limits) == {CLIENT_BINDING, KEY_BINDING}
+    # Retry-After is PERIOD_S: the binding itself never says when a key frees up.
+    assert {block["simple"]["period"] for block in limits.values()} == {PERIOD_S}
+    assert len({block["namespace_id"] for block in limits.values()}) == 2

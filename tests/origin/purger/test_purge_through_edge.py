@@ -6,7 +6,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from unittest import mock
 
 import httpx
 import pytest
@@ -34,8 +33,7 @@ def stack(
         VSEARCH_EDGE_ADMIN_TOKEN=edge_host.ADMIN_TOKEN, VSEARCH_PURGER_POLL_S="0.5",
     )  # fmt: skip
     try:
-        with mock.patch.object(edge_host, "free_port", return_value=edge_port):
-            edge = EdgeHost(Path(logs) / "edge-persist", origin.url)
+        edge = EdgeHost(Path(logs) / "edge-persist", origin.url, port=edge_port)
         try:
             yield origin, edge
         finally:
