@@ -27,12 +27,16 @@ from origin.inventory.demo import seed_demo
 from origin.settings import REPO_ROOT, Settings
 
 DOC = REPO_ROOT / "docs" / "scale.md"
+# What follows this line in the doc is written by hand (the reading of the figures) and kept.
+NOTES_MARKER = "<!-- notes below: written by hand, kept when the figures are regenerated -->"
 MIB = 1024**2
 
 
 class PeakMemory:
-    """Samples, once a second, the resident memory of this process with its children (the
-    embedding workers) and of the PostgreSQL server's processes; keeps each peak."""
+    """Samples, once a second, the memory of this process with its children (the embedding
+    workers) and of the PostgreSQL server's processes; keeps each peak. Proportional set size
+    (PSS), not RSS: every PostgreSQL process maps the shared buffers, and a sum of RSS would
+    count them once per process."""
 
     def __init__(self, pgdata: Path) -> None:
         self.pgdata = pgdata
@@ -59,7 +63,7 @@ class PeakMemory:
         total = 0
         for process in processes:
             try:
-                total += process.memory_info().rss
+                total += process.memory_full_info().pss
             except psutil.Error:  # gone between listing and reading
                 continue
         self.peak[name] = max(self.peak[name], total)
@@ -101,7 +105,7 @@ def run_scale(
         "load_average": [round(x, 2) for x in psutil.getloadavg()],
         "vehicles": vehicles,
         "seed": asdict(report),
-        "peak_rss_mib": {name: round(b / MIB, 1) for name, b in memory.peak.items()},
+        "peak_pss_mib": {name: round(b / MIB, 1) for name, b in memory.peak.items()},
         "sizes_mib": asyncio.run(_sizes(dsn)),
         "settings": {
             "exact_max_rows": settings.exact_max_rows,
@@ -114,7 +118,8 @@ def run_scale(
     stamp = result["when"].replace(":", "")
     text = json.dumps(result, indent=2) + "\n"
     (out / f"scale-{vehicles}-{stamp}.json").write_text(text)
-    doc.write_text(render_scale(result))
+    notes = doc.read_text().partition(NOTES_MARKER)[2] if doc.exists() else ""
+    doc.write_text(render_scale(result) + "\n" + NOTES_MARKER + (notes or "\n"))
     print(text)
     print(f"written to {out} and {doc}", file=sys.stderr)
     return result
@@ -146,10 +151,10 @@ def render_scale(result: dict[str, Any]) -> str:
             f"| total, with generation | {round(seed['seconds'], 1)} |",
             "",
         ]
-    peak, size = result["peak_rss_mib"], result["sizes_mib"]
+    peak, size = result["peak_pss_mib"], result["sizes_mib"]
     lines += [
         "## Memory and disk (MiB)\n",
-        "| peak RSS, loader + embedding workers | peak RSS, PostgreSQL | vehicles heap "
+        "| peak PSS, loader + embedding workers | peak PSS, PostgreSQL | vehicles heap "
         "| HNSW index | all indexes | database |",
         "| --- | --- | --- | --- | --- | --- |",
         f"| {peak['loader']} | {peak['postgres']} | {size['heap']} | {size['hnsw']} "

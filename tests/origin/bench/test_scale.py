@@ -29,13 +29,15 @@ def test_scale_run_times_the_load_measures_memory_and_searches_what_it_loaded(
     assert seed["reused"] is False and seed["vehicles"] == 400
     assert set(seed["stage_seconds"]) == {"embedding", "loading", "index"}
     assert (tmp_path / "data" / "scale-400" / "pgdata").is_dir()  # never the demo server
-    assert result["peak_rss_mib"]["loader"] > 50 and result["peak_rss_mib"]["postgres"] > 0
+    assert result["peak_pss_mib"]["loader"] > 50 and result["peak_pss_mib"]["postgres"] > 0
     assert result["sizes_mib"]["heap"] > 0 and result["sizes_mib"]["hnsw"] > 0
     assert result["miss_path"]["vehicles"] == 400 and result["miss_path"]["queries"] == 12
     written = json.loads(next(tmp_path.glob("scale-400-*.json")).read_text())
     assert written["sizes_mib"] == result["sizes_mib"]
     assert "| HNSW index build + VACUUM ANALYZE |" in doc.read_text()
 
+    doc.write_text(doc.read_text() + "\nWhy recall drops at 1M.\n")  # the hand-written reading
     again = run_scale(settings, vehicles=400, queries=12, out_dir=str(tmp_path), doc=doc)
+    assert doc.read_text().endswith("\nWhy recall drops at 1M.\n")
     assert again["seed"]["reused"] is True and again["seed"]["stage_seconds"] == {}
     assert "reused: no load figures" in render_scale(again)
