@@ -133,7 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--seed", type=int, default=None, help="default: VSEARCH_SEED")
     seed.add_argument("--force", action="store_true", help="reload even if already loaded")
     sub.add_parser("catalog", help="rebuild the catalog and the shared vocabulary from npm data")
-    bench = sub.add_parser("bench", help="measure the origin miss path (see docs/benchmarks.md)")
+    bench = sub.add_parser(
+        "bench",
+        help="measure the origin miss path (docs/benchmarks.md); `bench load ...`: the load test "
+        "(docs/load.md; options: vsearch bench load --help)",
+    )
+    bench.add_argument("suite", nargs="?", choices=("load",), help="load: the 10x-spike load test")
     bench.add_argument("--queries", type=int, default=300)
     bench.add_argument("--out", default="bench/results")
     bench.add_argument(
@@ -149,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["bench", "load"]:
+        # Its own options (origin/bench/load.py), the same as scripts/loadtest's.
+        from origin.bench.load import main as load_main
+
+        return load_main(argv[2:], prog="vsearch bench load")
     args = build_parser().parse_args(argv)
     configure_logging()
     settings = load_settings()
@@ -162,6 +173,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from origin.catalog.build import main_catalog
 
         return main_catalog([])
+    elif args.command == "bench" and args.suite == "load":
+        from origin.bench.load import main as load_main
+
+        return load_main([], prog="vsearch bench load")
     elif args.command == "bench":
         if args.scale:
             from origin.bench.scale import run_scale

@@ -1,4 +1,4 @@
-"""`python -m origin.bench.load` (scripts/loadtest): the same seeded workload, normal -> 10x
+"""`vsearch bench load` (scripts/loadtest): the same seeded workload, normal -> 10x
 spike -> normal, against each target in turn; raw results to bench/results/, report to docs/load.md.
 """
 
@@ -14,13 +14,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psutil
+from vsearch_query import listing_tags
 
 from origin.bench import scenario, stack, workload
 from origin.bench.load_report import summarise, write_report
@@ -49,26 +51,56 @@ def writes_supported(origin: str) -> bool:
     return reply.status_code in (400, 401, 403)
 
 
-def snapshot(origin: str, vehicles: list[int]) -> dict[int, dict[str, Any]]:
-    """Price and status of the vehicles the workload writes to (to put back after each target)."""
+def fetch_vehicles(origin: str, vehicles: list[int]) -> dict[int, dict[str, Any]]:
+    """The inventory API's view of `vehicles` (those it knows)."""
     out: dict[int, dict[str, Any]] = {}
     with httpx.Client(base_url=origin, timeout=10) as client:
         for vehicle in vehicles:
             reply = client.get(f"/v1/vehicles/{vehicle}")
             if reply.status_code == 200:
-                body = reply.json()
-                out[vehicle] = {"price": body["price"], "status": body["status"]}
+                out[vehicle] = reply.json()
     return out
 
 
-def restore(origin: str, token: str, saved: dict[int, dict[str, Any]]) -> int:
-    """Put the written vehicles back; returns how many restores failed."""
+def snapshot(origin: str, vehicles: list[int]) -> dict[int, dict[str, Any]]:
+    """Price and status of the vehicles the workload writes to (to put back after each target)."""
+    found = fetch_vehicles(origin, vehicles)
+    return {v: {"price": body["price"], "status": body["status"]} for v, body in found.items()}
+
+
+def restore(
+    origin: str, token: str, saved: dict[int, dict[str, Any]], created: Sequence[int] = ()
+) -> int:
+    """Put the written vehicles back and delete the new listings; how many of those failed."""
     failed = 0
     headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=origin, timeout=10, headers=headers) as client:
+    with httpx.Client(base_url=origin, timeout=30, headers=headers) as client:
         for vehicle, fields in saved.items():
-            failed += client.patch(f"/v1/vehicles/{vehicle}", json=fields).status_code != 200
+            failed += _status(client, "PATCH", f"/v1/vehicles/{vehicle}", fields) != 200
+        for vehicle in created:
+            failed += _status(client, "DELETE", f"/v1/vehicles/{vehicle}") not in (200, 404)
     return failed
+
+
+def _status(client: httpx.Client, method: str, path: str, body: Any = None) -> int:
+    """The answer's status, 0 when there was none (a failed restore is counted, not fatal)."""
+    try:
+        return client.request(method, path, json=body).status_code
+    except httpx.HTTPError:
+        return 0
+
+
+def write_tags(requests: Sequence[Request], vehicles: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """Per write key ("price:<id>", ...), the coarse tags it purges (none for a sale): what the
+    report matches against the query tags of later misses."""
+    out: dict[str, Any] = {}
+    for r in requests:
+        if r.kind != "write":
+            continue
+        listing = vehicles.get(r.template if r.write == "new" else r.vehicle)
+        tags = list(listing_tags(listing)) if listing and r.write != "sale" else []
+        out[f"{r.write}:{r.vehicle}"] = tags
+    return out
 
 
 @dataclass(frozen=True)
@@ -79,6 +111,7 @@ class RunFiles:
     records: Path
     token_file: Path
     requests: list[Request]
+    write_tags: dict[str, Any] = field(default_factory=dict)
 
 
 def _locust(
@@ -99,7 +132,9 @@ def _locust(
 
 
 def _stages(args: argparse.Namespace) -> list[tuple[int, float]]:
-    text = scenario.stages(args.users, args.spike_factor, args.warm_s, args.normal_s, args.spike_s)
+    text = scenario.stages(
+        args.users, args.spike_factor, args.warm_s, args.normal_s, args.spike_s, args.warm_users
+    )
     return scenario.parse_stages(text)
 
 
@@ -113,6 +148,7 @@ def run_target(
         saved = {}
         if writes:
             saved = snapshot(target.origin, workload.written_vehicles(files.requests))
+            _prepare_writes(target.origin, files)
         target.pids["postgres"] = stack.postgres_pids(settings.pgdata)
         before_metrics = scrape(target.origin)
         before_cpu = {role: stack.cpu_seconds(p) for role, p in target.pids.items()}
@@ -128,7 +164,8 @@ def run_target(
         after_metrics = scrape(target.origin)
         load_after = os.getloadavg()
         machine_after = psutil.cpu_times()
-        restore_failed = restore(target.origin, token, saved)
+        created = workload.new_listings(files.requests) if writes else []
+        restore_failed = restore(target.origin, token, saved, created)
     cpu = {
         role: round(sum(v - before_cpu[role].get(pid, 0.0) for pid, v in after.items()), 2)
         for role, after in after_cpu.items()
@@ -151,11 +188,33 @@ def run_target(
             for k in after_metrics
             if after_metrics[k] != before_metrics.get(k, 0.0) and "_created" not in k
         },
-        "writes": "PATCH /v1/vehicles/{id}" if writes else "skipped (no inventory API)",
+        "writes": _writes_mode(files.requests) if writes else "skipped (no inventory API)",
+        "write_tags": files.write_tags,
         "writes_skipped": raw["writes_skipped"],
         "restore_failed": restore_failed,
         "records": raw["records"],
     }
+
+
+def _prepare_writes(origin: str, files: RunFiles) -> None:
+    """Once per run: new listings get their templates' fields, and every write its coarse tags
+    (from the vehicles as they were before any target wrote)."""
+    if files.write_tags:
+        return
+    templates = [r.template for r in files.requests if r.write == "new"]
+    wanted = sorted({*workload.written_vehicles(files.requests), *templates})
+    vehicles = fetch_vehicles(origin, wanted)
+    files.requests[:] = workload.with_listings(files.requests, vehicles)
+    workload.write_jsonl(files.requests, files.workload)
+    files.write_tags.update(write_tags(files.requests, vehicles))
+
+
+def _writes_mode(requests: Sequence[Request]) -> str:
+    kinds = Counter(r.write for r in requests if r.kind == "write")
+    return (
+        f"PATCH price ({kinds['price']} in the stream), PATCH status=sold ({kinds['sale']}), "
+        f"PUT new listing ({kinds['new']})"
+    )
 
 
 def _busy(before: Any, after: Any) -> float:
@@ -165,13 +224,20 @@ def _busy(before: Any, after: Any) -> float:
     return round(100 * (1 - idle / total), 1) if total > 0 else 0.0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m origin.bench.load", description=__doc__)
+def build_parser(prog: str = "python -m origin.bench.load") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument("--targets", default=",".join(stack.TARGETS))
     parser.add_argument("--users", type=int, default=6, help="normal-load shoppers (1 step/s)")
     parser.add_argument("--spike-factor", type=int, default=10)
     parser.add_argument(
-        "--warm-s", type=float, default=30, help="warm-up at normal load (not scored)"
+        "--warm-s", type=float, default=60, help="warm-up before the scored phases (seconds)"
+    )
+    parser.add_argument(
+        "--warm-users",
+        type=int,
+        default=18,
+        help="shoppers during the warm-up (default 18, 3x normal: ~1,000 steps, so the popular "
+        "intents' first misses fall in the warm-up and the scored phases see a steady state)",
     )
     parser.add_argument("--normal-s", type=float, default=15)
     parser.add_argument("--spike-s", type=float, default=15)
@@ -185,8 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """The load test; `vsearch bench load` and scripts/loadtest both land here."""
+    args = (build_parser(prog) if prog else build_parser()).parse_args(argv)
     settings = load_settings()
     steps = int(sum(u * s for u, s in _stages(args)) * 1.1) + 100
     requests = workload.generate(args.seed, min(steps, args.max_requests), args.intents)

@@ -11,8 +11,8 @@ from typing import Any
 from origin.bench.stats import percentile
 from origin.bench.workload import POPULAR_RANKS
 
-# Record fields, as written by locustfile.py.
-T, MS, STATUS, XCACHE, LAYER, NGINX, NAME, RANK, FAILED = range(9)
+# Record fields, as written by locustfile.py (KEY, TAGS, URL since the miss analysis).
+T, MS, STATUS, XCACHE, LAYER, NGINX, NAME, RANK, FAILED, KEY, TAGS, URL = range(12)
 NGINX_HITS = {"HIT", "STALE", "UPDATING", "REVALIDATED"}
 PHASES = ("normal", "spike", "after")
 _LABEL = re.compile(r'(\w+)="([^"]*)"')
@@ -39,6 +39,85 @@ def layer(target: str, record: list[Any]) -> str:
     if target == "nginx":
         return f"nginx {record[NGINX] or '-'}"
     return str(record[LAYER] or record[STATUS])
+
+
+# Why a read missed its target's front tier, in the order the causes are decided.
+CAUSES = {
+    "compulsory": "first ask of its canonical key in the run (warm-up included)",
+    "in_flight": "an earlier ask of the key was still being answered",
+    "new_spelling": "URL never seen, key seen (only a URL-keyed cache misses it)",
+    "coarse_purge": "a write since the last answer purges one of its query tags",
+    "other_write": "a write since the last answer (its listing may have been on the page)",
+    "no_write": "no write since: expired, evicted or never stored (e.g. a degraded answer)",
+}
+# A coarse tag is purged at most once per this window (origin/purger/plan.py COARSE_WINDOW_S),
+# so a write's coarse purge lands up to this long after it; plus a second of purge lag.
+_COARSE_DELAY_S = 31.0
+
+
+def miss_causes(
+    target: str, records: list[list[Any]], warm_s: float, write_tags: dict[str, list[str]]
+) -> dict[str, Any] | None:
+    """Misses of the scored reads by cause (CAUSES), over all reads and the popular ones, and
+    the hit rate on keys asked before. None for records without keys (older runs)."""
+    if not records or any(len(r) <= URL for r in records):
+        return None
+    ordered = sorted(records, key=lambda r: r[T])
+    writes = [(r[T], set(write_tags.get(str(r[KEY]), ()))) for r in ordered if r[NAME] == "write"]
+    done_at: dict[str, float] = {}  # key -> when its latest answer so far arrived
+    urls: set[str] = set()
+    counts = {scope: dict.fromkeys(CAUSES, 0) for scope in ("all", "popular")}
+    reads = {"all": [0, 0], "popular": [0, 0]}  # [reads, hits]
+    for r in ordered:
+        if r[NAME] not in ("search", "page") or r[KEY] is None:
+            continue
+        key, t = str(r[KEY]), r[T]
+        last = done_at.get(key)
+        if t >= warm_s:
+            scopes = ["all", "popular"] if 0 <= r[RANK] < POPULAR_RANKS else ["all"]
+            hit = is_hit(target, r)
+            for scope in scopes:
+                reads[scope][0] += 1
+                reads[scope][1] += hit
+            if not hit:
+                cause = _cause(target, r, last, writes, urls)
+                for scope in scopes:
+                    counts[scope][cause] += 1
+        done_at[key] = max(last or 0.0, t + r[MS] / 1000)
+        urls.add(str(r[URL]))
+    out: dict[str, Any] = {"misses": counts}
+    for scope, (n, hits) in reads.items():
+        repeat = n - counts[scope]["compulsory"]
+        out[scope] = {
+            "reads": n,
+            "hit_rate": round(hits / max(n, 1), 4),
+            "compulsory_share": round(counts[scope]["compulsory"] / max(n, 1), 4),
+            # Hits among asks of keys asked before: what the tiers' design decides.
+            "repeat_hit_rate": round(hits / repeat, 4) if repeat else None,
+        }
+    return out
+
+
+def _cause(
+    target: str,
+    record: list[Any],
+    last: float | None,
+    writes: list[tuple[float, set[str]]],
+    urls: set[str],
+) -> str:
+    t = record[T]
+    if last is None:
+        return "compulsory"
+    if t < last:
+        return "in_flight"
+    if target == "nginx" and str(record[URL]) not in urls:
+        return "new_spelling"
+    query_tags = set(str(record[TAGS] or "").split(",")) - {"q:all", ""}
+    if any(last - _COARSE_DELAY_S < w < t and tags & query_tags for w, tags in writes):
+        return "coarse_purge"
+    if any(last - 1.0 < w < t for w, _ in writes):
+        return "other_write"
+    return "no_write"
 
 
 def latency(records: list[list[Any]], seconds: float) -> dict[str, Any]:
@@ -109,6 +188,7 @@ def summarise_target(target: dict[str, Any], args: dict[str, Any]) -> dict[str, 
         "hit_rate": round(sum(is_hit(name, r) for r in reads) / max(len(reads), 1), 4),
         "popular_hit_rate": round(sum(is_hit(name, r) for r in popular) / max(len(popular), 1), 4),
         "popular_reads": len(popular),
+        "miss_causes": miss_causes(name, target["records"], warm_s, target.get("write_tags", {})),
         "no_db_share": round(1 - db / max(all_reads, 1), 4),
         "db_searches": int(db),
         "layers": dict(Counter(layer(name, r) for r in reads).most_common()),

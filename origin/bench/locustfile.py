@@ -10,6 +10,7 @@ import argparse
 import json
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from locust import FastHttpUser, LoadTestShape, constant_throughput, events, task
 from locust.env import Environment
 from locust.exception import StopUser
+from vsearch_query import cache_key, parse_search, query_tags
 
 from origin.bench.scenario import parse_stages
 from origin.bench.workload import Request, read_jsonl
@@ -88,6 +90,9 @@ def _record(
             name,
             context.get("rank", -1),
             exception is not None,
+            context.get("key"),  # the canonical cache key (reads), "<write>:<vehicle>" (writes)
+            context.get("tags"),  # the read's query tags (what coarse purges drop), comma-joined
+            context.get("url"),  # the raw query string's hash: what a URL-keyed cache keys on
         ]
     )
 
@@ -125,17 +130,18 @@ class Shopper(FastHttpUser):
         if request.kind == "write":
             self._write(request, options)
             return
-        path = f"{options.search_path}?{request.query}"
-        context = {"rank": request.rank}
+        query = request.query
         for page in range(request.pages + 1):
             name = "search" if page == 0 else "page"
+            context = _read_context(request.rank, query)
+            path = f"{options.search_path}?{query}"
             with self.client.get(path, name=name, context=context, catch_response=True) as reply:
                 cursor = None
                 if request.pages > page and reply.status_code == 200:
                     cursor = (reply.json() or {}).get(PAGES_FIELD)
             if not cursor:
                 return
-            path = f"{options.search_path}?{request.query}&cursor={cursor}"
+            query = f"{request.query}&cursor={cursor}"
 
     def _write(self, request: Request, options: argparse.Namespace) -> None:
         if not options.write_base or not options.admin_token_file:
@@ -143,12 +149,24 @@ class Shopper(FastHttpUser):
             return
         token = Path(options.admin_token_file).read_text().strip()
         self.client.request(
-            "PATCH",
+            "PUT" if request.write == "new" else "PATCH",
             f"{options.write_base}/v1/vehicles/{request.vehicle}",
             name="write",
             json=request.patch,
             headers={"Authorization": f"Bearer {token}"},
+            context={"key": f"{request.write or 'write'}:{request.vehicle}"},
         )
+
+
+def _read_context(rank: int, query: str) -> dict[str, Any]:
+    """What a read's record keeps besides the response: rank, canonical key, query tags."""
+    url = format(zlib.crc32(query.encode()), "08x")
+    try:
+        parsed = parse_search(query)
+    except ValueError:  # the origin answers 400: no key
+        return {"rank": rank, "key": None, "tags": "", "url": url}
+    tags = ",".join(query_tags(parsed))
+    return {"rank": rank, "key": cache_key(parsed), "tags": tags, "url": url}
 
 
 class SpikeShape(LoadTestShape):

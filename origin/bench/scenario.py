@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 
-def stages(users: int, factor: int, warm_s: float, normal_s: float, spike_s: float) -> str:
-    """The stages as locust's `--stages` text: 'users:seconds,...'."""
+def stages(
+    users: int,
+    factor: int,
+    warm_s: float,
+    normal_s: float,
+    spike_s: float,
+    warm_users: int | None = None,
+) -> str:
+    """The stages as locust's `--stages` text: 'users:seconds,...'. The warm-up (not scored)
+    runs `warm_users` shoppers (default: `users`) to bring the caches to a steady state."""
     spike = [(users, normal_s), (users * factor, spike_s), (users, normal_s)]
-    parts = [(users, warm_s), *spike] if warm_s > 0 else spike
+    parts = [(warm_users or users, warm_s), *spike] if warm_s > 0 else spike
     return ",".join(f"{u}:{s:g}" for u, s in parts)
 
 

@@ -118,7 +118,8 @@ def running(name: str, redis_url: str, admin_token: str) -> Iterator[Stack]:
         try:
             origin_process, origin = procs.start_origin(env)
             started.append(origin_process)
-            stack = Stack(name, origin, "/v1/search", origin, {"origin": [origin_process.pid]})
+            # With VSEARCH_WORKERS > 1: uvicorn's supervisor and its workers.
+            stack = Stack(name, origin, "/v1/search", origin, {"origin": _tree(origin_process.pid)})
             if name == "edge":
                 edge_process, base = _start_edge(edge_port, origin, Path(tmp) / "edge", admin_token)
                 started.append(edge_process)

@@ -1,5 +1,6 @@
 """Deterministic shopper traffic for the load test: Zipf-popular intents spoken many ways, a tail
-of unique queries, pagination and inventory writes. Same seed, same requests, in the same order.
+of unique queries, pagination and inventory writes (price changes, sales, new listings). Same seed,
+same requests, in the same order.
 """
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -83,7 +84,11 @@ class Request:
     rank: int = -1  # intent popularity rank (0 = most asked); -1 = a unique tail query
     pages: int = 0  # how many times to follow next_cursor after the first page
     vehicle: int = 0
+    # A write: price (PATCH price), sale (PATCH status=sold) or new (PUT of a new listing: the
+    # full body of vehicle `template` with the price, mileage and year in `patch`).
     patch: dict[str, object] | None = None
+    write: str = ""
+    template: int = 0
 
 
 def make_intent(rng: random.Random) -> Intent:
@@ -195,6 +200,11 @@ def _tail_token(n: int) -> str:
     return "zq" + letters
 
 
+# Of the writes: price changes, sales, new listings (PUT at an id from NEW_LISTING_IDS up).
+WRITE_SHARES = {"price": 0.55, "sale": 0.25, "new": 0.20}
+NEW_LISTING_IDS = 900_000_000
+
+
 @dataclass(frozen=True)
 class Mix:
     """The shares of the workload (the rest is popular searches)."""
@@ -249,11 +259,20 @@ def _tracking(rng: random.Random) -> str:
 
 def _write(rng: random.Random, vehicles: int) -> Request:
     vehicle = rng.randrange(1, vehicles + 1)
-    sale = rng.random() >= 0.7
-    patch: dict[str, object] = (
-        {"status": "sold"} if sale else {"price": rng.randrange(8_000, 60_000, 250)}
-    )
-    return Request("write", vehicle=vehicle, patch=patch)
+    roll = rng.random()
+    if roll < WRITE_SHARES["price"]:
+        price: dict[str, object] = {"price": rng.randrange(8_000, 60_000, 250)}
+        return Request("write", vehicle=vehicle, patch=price, write="price")
+    if roll < WRITE_SHARES["price"] + WRITE_SHARES["sale"]:
+        return Request("write", vehicle=vehicle, patch={"status": "sold"}, write="sale")
+    # A new listing like an existing one (a real make, model and ZIP), at its own new id.
+    new_id = NEW_LISTING_IDS + rng.randrange(1_000_000)
+    fields: dict[str, object] = {
+        "price": rng.randrange(8_000, 60_000, 250),
+        "mileage": rng.randrange(0, 120_000, 100),
+        "year": rng.randrange(2012, 2026),
+    }
+    return Request("write", vehicle=new_id, patch=fields, write="new", template=vehicle)
 
 
 def canonical(query: str) -> str:
@@ -270,5 +289,30 @@ def read_jsonl(path: Path) -> list[Request]:
 
 
 def written_vehicles(requests: Sequence[Request]) -> list[int]:
-    """Vehicles the workload writes to (to snapshot before the run and restore after it)."""
-    return sorted({r.vehicle for r in requests if r.kind == "write"})
+    """Existing vehicles the workload changes (to snapshot before the run and restore after it)."""
+    return sorted({r.vehicle for r in requests if r.kind == "write" and r.write != "new"})
+
+
+def new_listings(requests: Sequence[Request]) -> list[int]:
+    """Ids the workload creates (to delete after each target's run)."""
+    return sorted({r.vehicle for r in requests if r.kind == "write" and r.write == "new"})
+
+
+# What a new listing copies from its template (the rest comes from the workload or defaults).
+LISTING_FIELDS = ("make", "model", "body", "fuel", "drivetrain", "transmission", "color",
+                  "condition", "zip", "dealer", "description")  # fmt: skip
+
+
+def with_listings(
+    requests: Sequence[Request], templates: dict[int, dict[str, object]]
+) -> list[Request]:
+    """`requests` with each new listing's full PUT body: its template vehicle's fields (as the
+    inventory API returns them) under the workload's price, mileage and year."""
+    out = []
+    for r in requests:
+        if r.write == "new":
+            template = templates[r.template]
+            base = {k: template[k] for k in LISTING_FIELDS if k in template}
+            r = replace(r, patch={**base, **(r.patch or {})})
+        out.append(r)
+    return out

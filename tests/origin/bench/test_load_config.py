@@ -47,13 +47,23 @@ def test_nginx_accepts_the_rendered_config(tmp_path: Path) -> None:
 def test_stages_parse_and_bad_ones_fail() -> None:
     assert stages(6, 10, 0, 15, 15) == "6:15,60:15,6:15"
     assert parse_stages(stages(6, 10, 5, 15, 15)) == [(6, 5.0), (6, 15.0), (60, 15.0), (6, 15.0)]
+    assert stages(6, 10, 60, 15, 15, warm_users=18) == "18:60,6:15,60:15,6:15"
     with pytest.raises(ValueError):
         parse_stages("0:10")
 
 
-def _record(t: float, ms: float, xcache: str | None, rank: int = 0, status: int = 200) -> list:
+def _record(
+    t: float,
+    ms: float,
+    xcache: str | None,
+    rank: int = 0,
+    status: int = 200,
+    key: str = "k",
+    tags: str = "q:all,q:unfiltered",
+    url: str = "u",
+) -> list:
     return [t, ms, status, xcache, "l1" if xcache == "HIT" else "database", None, "search", rank,
-            status >= 400]  # fmt: skip
+            status >= 400, key, tags, url]  # fmt: skip
 
 
 def test_summary_splits_phases_and_counts_hits_errors_and_tiers() -> None:
@@ -94,7 +104,71 @@ def test_summary_splits_phases_and_counts_hits_errors_and_tiers() -> None:
 
 
 def test_nginx_hits_come_from_its_own_header() -> None:
-    hit = [0.0, 1.0, 200, "MISS", "database", "HIT", "search", 0, False]
-    miss = [0.0, 1.0, 200, "MISS", "database", "MISS", "search", 0, False]
+    hit = [0.0, 1.0, 200, "MISS", "database", "HIT", "search", 0, False, "k", "", "u"]
+    miss = [0.0, 1.0, 200, "MISS", "database", "MISS", "search", 0, False, "k", "", "u"]
     assert load_report.is_hit("nginx", hit) and not load_report.is_hit("nginx", miss)
     assert not load_report.is_hit("origin", hit)
+
+
+def _write(t: float, key: str) -> list:
+    return [t, 5.0, 200, None, None, None, "write", -1, False, key, None, None]
+
+
+def test_misses_are_split_into_compulsory_in_flight_and_avoidable_causes() -> None:
+    suv, sedan = "q:all,body:suv", "q:all,body:sedan"
+    records = [
+        _record(0.0, 100, "MISS", key="a", tags=suv),  # warm-up: first ask of a
+        _record(0.5, 10, "MISS", key="b", tags=sedan),  # warm-up: first ask of b
+        _record(1.0, 10, "MISS", key="c", rank=500),  # scored: first ask of c (compulsory)
+        _record(1.1, 900, "MISS", key="d"),  # compulsory; its answer arrives at 2.0 s
+        _record(1.5, 10, "MISS", key="d"),  # d still being answered: in flight
+        _record(2.5, 5, "HIT", key="a", tags=suv),  # a repeat that hits
+        _write(3.0, "price:7"),  # its listing is an SUV: purges body:suv
+        _record(4.0, 10, "MISS", key="a", tags=suv),  # coarse purge
+        _record(4.5, 10, "MISS", key="b", tags=sedan),  # a write since, not its tags
+        _record(40.0, 10, "MISS", key="b", tags=sedan),  # nothing written since: no_write
+    ]
+    out = load_report.miss_causes("origin", records, 1.0, {"price:7": ["q:unfiltered", "body:suv"]})
+    assert out is not None
+    assert out["misses"]["all"] == {"compulsory": 2, "in_flight": 1, "new_spelling": 0,
+                                    "coarse_purge": 1, "other_write": 1, "no_write": 1}  # fmt: skip
+    assert out["all"]["reads"] == 7 and out["all"]["hit_rate"] == round(1 / 7, 4)
+    assert out["all"]["compulsory_share"] == round(2 / 7, 4)
+    assert out["all"]["repeat_hit_rate"] == round(1 / 5, 4)
+    assert out["popular"]["reads"] == 6  # rank 500 is not popular
+    assert out["misses"]["popular"]["compulsory"] == 1
+
+
+def test_a_url_keyed_cache_misses_new_spellings_of_a_seen_key() -> None:
+    records = [_record(0.0, 10, "MISS", key="a", url="u1"), _record(1.0, 10, "MISS", key="a",
+               url="u2"), _record(2.0, 10, "MISS", key="a", url="u2")]  # fmt: skip
+    nginx_out = load_report.miss_causes("nginx", records, 0.5, {})
+    origin_out = load_report.miss_causes("origin", records, 0.5, {})
+    assert nginx_out is not None and origin_out is not None
+    assert nginx_out["misses"]["all"]["new_spelling"] == 1
+    assert nginx_out["misses"]["all"]["no_write"] == 1
+    assert origin_out["misses"]["all"]["no_write"] == 2  # one key, however spelled
+
+
+def test_records_of_older_runs_without_keys_give_no_miss_split() -> None:
+    assert load_report.miss_causes("origin", [[0.0, 1.0, 200, "HIT", "l1", None, "search", 0,
+                                               False]], 0.0, {}) is None  # fmt: skip
+
+
+def test_vsearch_bench_load_hands_its_options_to_the_load_test(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from origin import cli
+    from origin.bench import load
+
+    calls: list[tuple[list[str], str | None]] = []
+
+    def fake_main(argv: list[str], prog: str | None = None) -> int:
+        calls.append((list(argv), prog))
+        return 7
+
+    monkeypatch.setattr(load, "main", fake_main)
+    assert cli.main(["bench", "load", "--targets", "origin", "--spike-s", "5"]) == 7
+    assert calls == [(["--targets", "origin", "--spike-s", "5"], "vsearch bench load")]
+    parsed = load.build_parser("vsearch bench load").parse_args(["--targets", "origin"])
+    assert parsed.targets == "origin" and parsed.warm_users == 18

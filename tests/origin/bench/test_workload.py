@@ -67,7 +67,31 @@ def test_mix_has_tail_pages_and_writes_in_the_configured_shares() -> None:
     assert len({cache_key(parse_search(r.query)) for r in tail}) == len(tail)  # all unique
     assert 0.12 < sum(r.pages > 0 for r in requests) / len(requests) < 0.18
     writes = [r for r in requests if r.kind == "write"]
-    assert all(r.patch and set(r.patch) <= {"price", "status"} for r in writes)
+    by_kind = Counter(r.write for r in writes)
+    assert set(by_kind) == {"price", "sale", "new"}
+    assert by_kind["price"] > by_kind["sale"] > 0 and by_kind["new"] > 0
+    assert all(r.patch and set(r.patch) == {"price"} for r in writes if r.write == "price")
+    assert all(r.patch == {"status": "sold"} for r in writes if r.write == "sale")
+    new = [r for r in writes if r.write == "new"]
+    assert all(r.vehicle >= workload.NEW_LISTING_IDS and 1 <= r.template <= 100_000 for r in new)
+    assert all(r.patch and set(r.patch) == {"price", "mileage", "year"} for r in new)
+
+
+def test_new_listings_take_their_templates_fields_and_are_not_snapshotted() -> None:
+    requests = workload.generate(seed=1, count=20_000, n_intents=300)
+    new = [r for r in requests if r.write == "new"]
+    template = {"make": "toyota", "model": "camry", "body": "sedan", "fuel": "gasoline",
+                "drivetrain": "fwd", "transmission": "automatic", "color": "white",
+                "condition": "used", "zip": "90720", "dealer": "d", "description": "x",
+                "price": 1, "id": 5, "status": "sold"}  # fmt: skip
+    filled = workload.with_listings(requests, {r.template: template for r in new})
+    bodies = [r.patch for r in filled if r.write == "new"]
+    assert bodies and all(b is not None and b["make"] == "toyota" for b in bodies)
+    assert all(b is not None and "id" not in b and "status" not in b for b in bodies)
+    assert [b and b["price"] for b in bodies] == [r.patch and r.patch["price"] for r in new]
+    assert [r for r in filled if r.write != "new"] == [r for r in requests if r.write != "new"]
+    assert not set(workload.written_vehicles(requests)) & set(workload.new_listings(requests))
+    assert workload.new_listings(requests) == sorted({r.vehicle for r in new})
 
 
 def test_jsonl_round_trip(tmp_path: Path) -> None:
@@ -75,4 +99,5 @@ def test_jsonl_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "w.jsonl"
     workload.write_jsonl(requests, path)
     assert workload.read_jsonl(path) == requests
-    assert workload.written_vehicles(requests) == sorted({r.vehicle for r in requests if r.patch})
+    changed = {r.vehicle for r in requests if r.patch and r.write != "new"}
+    assert workload.written_vehicles(requests) == sorted(changed)
