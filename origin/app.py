@@ -44,13 +44,17 @@ def database_dsn(settings: Settings) -> str:
     return settings.database_url or start_embedded(settings.pgdata)
 
 
-def _error(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
+def _error(
+    status: int, code: str, message: str, field: str | None = None, **headers: str
+) -> JSONResponse:
     body = {"error": {"code": code, "message": message, "field": field}}
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(body, status_code=status, headers=headers or None)
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
+    if exc.status_code == 503:  # a dependency is down: clients and the edge retry after this
+        return _error(503, exc.code, exc.message, exc.field, **{"Retry-After": "1"})
     return _error(exc.status_code, exc.code, exc.message, exc.field)
 
 
@@ -81,7 +85,7 @@ def create_app(settings: Settings | None = None, *, embed: EmbedFn | None = None
         # Session state (the migration lock, LISTEN) needs a real session, not a pooler's.
         direct_dsn = settings.direct_database_url or dsn
         await migrate_database(direct_dsn)
-        pool = watch_pool(await create_pool(dsn, settings))
+        pool = watch_pool(await create_pool(dsn, settings), settings.pool_acquire_timeout_s)
         embed_fn = embed
         if embed_fn is None:
             from origin.search.embedder import Embedder

@@ -50,6 +50,11 @@ SEARCH_STRATEGY = Counter(
     ["strategy"],
 )
 REDIS_ERRORS = Counter("vsearch_redis_errors_total", "Redis calls that failed or timed out.")
+DB_CIRCUIT_OPEN = Gauge(
+    "vsearch_db_circuit_open",
+    "1 while the database circuit breaker is open (searches that need it fail fast, 503).",
+    multiprocess_mode="livemax",
+)
 REDIS_CIRCUIT_OPEN = Gauge(
     "vsearch_redis_circuit_open",
     "1 while the Redis circuit breaker is open (Redis skipped).",

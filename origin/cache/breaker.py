@@ -1,10 +1,13 @@
-"""A circuit breaker for Redis: after N consecutive failures skip it for a cooldown, then let one
-probe through; success closes it. While open, the read path goes straight to the database."""
+"""A circuit breaker: after N consecutive failures skip a dependency for a cooldown, then let one
+probe through; success closes it. Redis's (the read path goes straight to the database while it
+is open) and the database's (searches fail fast with a 503 the edge answers stale for)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+
+from prometheus_client import Gauge
 
 from origin.metrics import REDIS_CIRCUIT_OPEN
 
@@ -17,8 +20,10 @@ class CircuitBreaker:
         threshold: int = 3,
         cooldown_s: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
+        gauge: Gauge = REDIS_CIRCUIT_OPEN,
     ) -> None:
         self.threshold = threshold
+        self.gauge = gauge
         self.cooldown_s = cooldown_s
         self._clock = clock
         self._failures = 0
@@ -34,7 +39,7 @@ class CircuitBreaker:
         return "open"
 
     def allow(self) -> bool:
-        """May a call go to Redis now? In half-open, only one probe at a time."""
+        """May a call go to the dependency now? In half-open, only one probe at a time."""
         state = self.state
         if state == "closed":
             return True
@@ -48,7 +53,7 @@ class CircuitBreaker:
         self._probing = False
         if self._opened_at is not None:
             self._opened_at = None
-            REDIS_CIRCUIT_OPEN.set(0)
+            self.gauge.set(0)
 
     def failure(self) -> None:
         self._failures += 1
@@ -56,4 +61,4 @@ class CircuitBreaker:
         if self._opened_at is not None or self._failures >= self.threshold:
             # A failed probe re-opens for a full cooldown.
             self._opened_at = self._clock()
-            REDIS_CIRCUIT_OPEN.set(1)
+            self.gauge.set(1)

@@ -202,6 +202,11 @@ class RedisTier:
         purged = await self.run(lambda r: self._purge(keys=keys, args=args, client=r))
         return sorted(m.decode() for m in purged)
 
+    async def entry_or_lock(self, key: CacheKey) -> tuple[CacheEntry | None, bool]:
+        """The entry, and whether its single-flight lock is still held (one round trip)."""
+        raw, lock = await self.run(lambda r: r.mget([ENTRY + key, LOCK + key]))
+        return (decode_entry(raw) if raw else None), lock is not None
+
     async def try_lock(self, key: CacheKey, ttl_ms: int) -> str | None:
         """The single-flight lock for `key`: a token if this caller holds it, else None."""
         token = secrets.token_hex(8)

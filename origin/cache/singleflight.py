@@ -44,18 +44,19 @@ class LocalFlight(Generic[T]):
 
 
 async def wait_for_entry(tier: RedisTier, key: CacheKey, deadline_s: float) -> CacheEntry | None:
-    """Poll Redis for the entry another instance is computing; None at the deadline or when
-    Redis stops answering (the caller then searches itself)."""
+    """Poll Redis for the entry another instance is computing; None at the deadline, when Redis
+    stops answering, or when the holder let go without storing one (a degraded answer is never
+    stored, nor a failure): the caller then searches itself."""
     SINGLEFLIGHT_WAITS.labels(scope="redis").inc()
     stop = time.monotonic() + deadline_s
     delay = POLL_S
     while time.monotonic() < stop:
         await asyncio.sleep(min(delay, max(0.0, stop - time.monotonic())))
         try:
-            entry = await tier.get(key)
+            entry, locked = await tier.entry_or_lock(key)
         except CacheUnavailable:
             return None
-        if entry is not None:
+        if entry is not None or not locked:
             return entry
         delay = min(delay * 1.5, 0.1)
     return None

@@ -37,6 +37,9 @@ async def create_pool(dsn: str, settings: Settings) -> asyncpg.Pool:
         init=_init_connection,
         statement_cache_size=cache_size,
         command_timeout=settings.statement_timeout_ms / 1000,
+        # Opening a connection (asyncpg's default allows 60 s): a hung server must cost no more
+        # than a wait for a free connection does.
+        timeout=settings.pool_acquire_timeout_s,
         server_settings=server_settings(settings),
     )
     return pool

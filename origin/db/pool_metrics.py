@@ -112,22 +112,24 @@ class _TimedAcquire:
 
 
 class WatchedPool:
-    """The asyncpg pool, its acquires timed; everything else passes through unchanged."""
+    """The asyncpg pool, its acquires timed and bounded (`acquire_timeout_s` unless the caller
+    gives one: asyncpg's default waits forever); everything else passes through unchanged."""
 
-    def __init__(self, pool: Any) -> None:
+    def __init__(self, pool: Any, acquire_timeout_s: float | None = None) -> None:
         self.pool = pool
+        self.acquire_timeout_s = acquire_timeout_s
 
     def acquire(self, *, timeout: float | None = None) -> _TimedAcquire:
-        return _TimedAcquire(self.pool.acquire(timeout=timeout))
+        return _TimedAcquire(self.pool.acquire(timeout=timeout or self.acquire_timeout_s))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.pool, name)
 
 
-def watch_pool(pool: Any) -> Any:
-    """`pool` counted in the gauges until it closes, and its acquires timed. (asyncpg's Pool has
-    __slots__, so it is wrapped rather than patched.)"""
-    watched = WatchedPool(pool)
+def watch_pool(pool: Any, acquire_timeout_s: float | None = None) -> Any:
+    """`pool` counted in the gauges until it closes, and its acquires timed and bounded.
+    (asyncpg's Pool has __slots__, so it is wrapped rather than patched.)"""
+    watched = WatchedPool(pool, acquire_timeout_s)
     _POOLS.add(watched)
     _share_usage()
     return watched

@@ -19,8 +19,10 @@ import asyncpg
 import numpy as np
 from vsearch_query import SearchQuery, cache_key, canonical_form, query_tags
 
+from origin.cache.breaker import CircuitBreaker
 from origin.db import vehicles as db
-from origin.errors import BadRequest
+from origin.errors import BadRequest, ServiceUnavailable
+from origin.metrics import DB_CIRCUIT_OPEN
 from origin.search.cursor import Cursor, decode_cursor, encode_cursor
 from origin.search.filters import GeoPoint, build_where, distance_sql
 from origin.search.planner import Strategy, choose_vector_strategy
@@ -35,6 +37,10 @@ RESULT_FIELDS = (
     "dealer", "title", "description", "score", "distance_mi",
 )  # fmt: skip
 FACETS_TTL_S = 30.0
+DB_DOWN = "the database is unavailable; retry shortly"
+# What a down, restarting or hanging database raises (asyncpg's pool acquire times out as
+# TimeoutError; a refused or reset connection is an OSError).
+DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 FACETS_STALE_S = 60.0
 _T = TypeVar("_T")
 # With free text and a non-relevance sort, the most relevant N are sorted by the chosen column.
@@ -87,8 +93,29 @@ class SearchService:
         self._zips = _Lru(8192)
         self._facets_cache = _Lru(2048)
         self._facets_pending: dict[str, asyncio.Future[JSONDict]] = {}
+        # Past 3 failures in a row the database is skipped for a second: a down or hanging server
+        # costs shoppers an immediate 503 (answered stale by the edge), not a 2 s wait each.
+        self.db_breaker = CircuitBreaker(threshold=3, cooldown_s=1.0, gauge=DB_CIRCUIT_OPEN)
 
     async def search(self, query: SearchQuery) -> SearchOutcome:
+        """The response for `query`; ServiceUnavailable (503) when the database cannot answer
+        even the keyword fallback (the vector path's failures fall back inside)."""
+        if not self.db_breaker.allow():
+            raise ServiceUnavailable(DB_DOWN, code="database_unavailable")
+        try:
+            outcome = await self._search(query)
+        except DATABASE_ERRORS as exc:
+            self.db_breaker.failure()
+            log.warning("search failed: database", extra={"error": type(exc).__name__})
+            raise ServiceUnavailable(DB_DOWN, code="database_unavailable") from exc
+        except BaseException:
+            # A 4xx the database answered, or a cancel (which must not leave a probe pending).
+            self.db_breaker.success()
+            raise
+        self.db_breaker.success()
+        return outcome
+
+    async def _search(self, query: SearchQuery) -> SearchOutcome:
         started = time.perf_counter()
         timings = Timings()
         _check_fields(query.fields)

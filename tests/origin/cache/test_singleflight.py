@@ -92,3 +92,29 @@ async def test_without_redis_one_instance_still_runs_one_search(service: Any) ->
     outcomes = await asyncio.gather(*(tiers.search(query) for _ in range(50)))
     assert counted.calls == 1
     assert [o.layer for o in outcomes].count("database") == 50  # all shared the one search
+
+
+class DegradedService(CountingService):
+    """Answers slowly and degraded (a keyword fallback), which is never stored in Redis."""
+
+    async def search(self, query: Any) -> Any:
+        outcome = await super().search(query)
+        await asyncio.sleep(0.3)
+        outcome.body["degraded"] = "semantic search unavailable; keyword results"
+        return outcome
+
+
+async def test_a_waiter_stops_waiting_when_the_holder_lets_go_without_storing(
+    service: Any, make_tiers: Make
+) -> None:
+    counted = DegradedService(service)
+    one, two = make_tiers(counted, lock_ms=5_000), make_tiers(counted, lock_ms=5_000)
+    query = parse_search("q=teal+hatchback&price_max=45000")
+    holder = asyncio.ensure_future(one.search(query))
+    await asyncio.sleep(0.1)  # `one` holds the lock and searches
+    started = time.monotonic()
+    waiter = await two.search(query)
+    await holder
+    # Not the 5 s lock deadline: the lock went away with nothing stored, so `two` searched.
+    assert time.monotonic() - started < 2.5
+    assert waiter.layer == "database" and counted.calls == 2
