@@ -98,14 +98,20 @@ def run_scale(
     scaled = replace(settings, data_dir=settings.data_dir / f"scale-{vehicles}", database_url=None)
     with PeakMemory(scaled.pgdata) as memory:
         report = seed_demo(scaled, vehicles, settings.seed)
+    # A later run reuses the inventory: it reports the load as measured by the run that did it.
+    loaded = scaled.data_dir / "load.json"
+    if not report.reused:
+        fresh = {"seed": asdict(report), "peak_pss_mib": _mib(memory.peak), "when": _now()}
+        loaded.write_text(json.dumps(fresh, indent=2) + "\n")
+    load: dict[str, Any] | None = json.loads(loaded.read_text()) if loaded.exists() else None
     dsn = database_dsn(scaled)
     result: dict[str, Any] = {
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "when": _now(),
         "machine": machine(),
         "load_average": [round(x, 2) for x in psutil.getloadavg()],
         "vehicles": vehicles,
         "seed": asdict(report),
-        "peak_pss_mib": {name: round(b / MIB, 1) for name, b in memory.peak.items()},
+        "load": load,
         "sizes_mib": asyncio.run(_sizes(dsn)),
         "settings": {
             "exact_max_rows": settings.exact_max_rows,
@@ -125,6 +131,14 @@ def run_scale(
     return result
 
 
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _mib(peak: dict[str, int]) -> dict[str, float]:
+    return {name: round(b / MIB, 1) for name, b in peak.items()}
+
+
 def render_scale(result: dict[str, Any]) -> str:
     m, seed, miss = result["machine"], result["seed"], result["miss_path"]
     stages = miss["stages_ms"]
@@ -137,24 +151,28 @@ def render_scale(result: dict[str, Any]) -> str:
         f"Python {m['python']}; load average {result['load_average']}.\n",
         "## Load\n",
     ]
-    if seed["reused"]:
-        lines.append("The inventory of an earlier run was reused: no load figures this time.\n")
+    load = result["load"]
+    if load is None:
+        lines.append("Loaded before load figures were kept: none to show.\n")
     else:
-        stage = seed["stage_seconds"]
+        loaded, stage = load["seed"], load["seed"]["stage_seconds"]
+        if seed["reused"]:
+            lines.append(f"Reused the inventory loaded at {load['when']}; its load figures:\n")
         lines += [
             "| stage | seconds |",
             "| --- | --- |",
-            f"| embedding ({seed['distinct_texts']:,} distinct texts, "
-            f"{seed['embedded_now']:,} new) | {stage['embedding']} |",
+            f"| embedding ({loaded['distinct_texts']:,} distinct texts, "
+            f"{loaded['embedded_now']:,} new) | {stage['embedding']} |",
             f"| loading (COPY) | {stage['loading']} |",
             f"| HNSW index build + VACUUM ANALYZE | {stage['index']} |",
-            f"| total, with generation | {round(seed['seconds'], 1)} |",
+            f"| total, with generation | {round(loaded['seconds'], 1)} |",
             "",
         ]
-    peak, size = result["peak_pss_mib"], result["sizes_mib"]
+    size = result["sizes_mib"]
+    peak = load["peak_pss_mib"] if load else {"loader": "?", "postgres": "?"}
     lines += [
         "## Memory and disk (MiB)\n",
-        "| peak PSS, loader + embedding workers | peak PSS, PostgreSQL | vehicles heap "
+        "| peak PSS while loading: loader + embedding workers | PostgreSQL | vehicles heap "
         "| HNSW index | all indexes | database |",
         "| --- | --- | --- | --- | --- | --- |",
         f"| {peak['loader']} | {peak['postgres']} | {size['heap']} | {size['hnsw']} "

@@ -29,7 +29,8 @@ def test_scale_run_times_the_load_measures_memory_and_searches_what_it_loaded(
     assert seed["reused"] is False and seed["vehicles"] == 400
     assert set(seed["stage_seconds"]) == {"embedding", "loading", "index"}
     assert (tmp_path / "data" / "scale-400" / "pgdata").is_dir()  # never the demo server
-    assert result["peak_pss_mib"]["loader"] > 50 and result["peak_pss_mib"]["postgres"] > 0
+    peak = result["load"]["peak_pss_mib"]
+    assert peak["loader"] > 50 and peak["postgres"] > 0
     assert result["sizes_mib"]["heap"] > 0 and result["sizes_mib"]["hnsw"] > 0
     assert result["miss_path"]["vehicles"] == 400 and result["miss_path"]["queries"] == 12
     written = json.loads(next(tmp_path.glob("scale-400-*.json")).read_text())
@@ -40,4 +41,5 @@ def test_scale_run_times_the_load_measures_memory_and_searches_what_it_loaded(
     again = run_scale(settings, vehicles=400, queries=12, out_dir=str(tmp_path), doc=doc)
     assert doc.read_text().endswith("\nWhy recall drops at 1M.\n")
     assert again["seed"]["reused"] is True and again["seed"]["stage_seconds"] == {}
-    assert "reused: no load figures" in render_scale(again)
+    assert again["load"] == result["load"]  # the load as measured by the run that did it
+    assert f"Reused the inventory loaded at {result['load']['when']}" in render_scale(again)
