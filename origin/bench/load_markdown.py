@@ -149,7 +149,9 @@ def render(summary: dict[str, Any], png: Path) -> str:
         "The hit rate is that of the target's front tier (edge: KV + Cache API; origin: L1 + "
         'Redis; nginx: its proxy_cache). "Served without a DB search" counts every cache tier '
         "(from the origin's `vsearch_db_searches_total`, over the whole run including the "
-        "warm-up). Popular: requests for the 100 most asked intents.",
+        "warm-up). Popular: requests for the 100 most asked intents. An answer served from a "
+        "cache while it is refreshed in the background (stale-while-revalidate: the edge's and "
+        "nginx's `STALE`) counts as a hit: the shopper waits for no origin.",
         "",
         *_hit_table(targets),
         "",

@@ -108,6 +108,8 @@ def test_nginx_hits_come_from_its_own_header() -> None:
     miss = [0.0, 1.0, 200, "MISS", "database", "MISS", "search", 0, False, "k", "", "u"]
     assert load_report.is_hit("nginx", hit) and not load_report.is_hit("nginx", miss)
     assert not load_report.is_hit("origin", hit)
+    revalidating = [0.0, 2.0, 200, "STALE", "cache", None, "search", 1, False]
+    assert load_report.is_hit("edge", revalidating)  # served from the cache, refreshed behind
 
 
 def _write(t: float, key: str) -> list:
