@@ -3,6 +3,7 @@ recall@10 of the planner against exact search, by filter selectivity band."""
 
 from __future__ import annotations
 
+import itertools
 import random
 import statistics
 import time
@@ -33,15 +34,18 @@ FILTERS = [
     "mileage_max=20000&body=suv", "make=ford&model=f-150", "fuel=electric&body=suv",
 ]  # fmt: skip
 FILLER = ["nice", "great", "solid", "clean", "tidy", "sharp", "honest", "smart", "fresh", "neat"]
+FILLER_SETS = list(itertools.combinations(FILLER, 3))
 
 
 def miss_queries(n: int, seed: int = 1234) -> list[str]:
-    """n distinct searches: a need, a filter set, and a word pair that makes each text new, so
-    nothing is cached anywhere (not even the query embedding)."""
+    """n distinct searches (n <= 3,000): a need, a filter set, and filler words that make each
+    text new, so nothing is cached anywhere (not even the query embedding)."""
     rng = random.Random(seed)
     out = []
     for i in range(n):
-        extra = f"{FILLER[i % len(FILLER)]} {FILLER[(i // len(FILLER)) % len(FILLER)]}"
+        # The parser keeps a text's distinct words, sorted: each search gets its own set of three
+        # filler words (120 sets x 25 needs), so no two texts, and no two embeddings, are equal.
+        extra = " ".join(FILLER_SETS[(i // len(PHRASES)) % len(FILLER_SETS)])
         text = f"{PHRASES[i % len(PHRASES)]} {extra}".replace(" ", "+")
         filters = FILTERS[rng.randrange(len(FILTERS))]
         out.append(f"q={text}" + (f"&{filters}" if filters else ""))
