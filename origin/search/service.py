@@ -243,15 +243,22 @@ class SearchService:
         cursor: Cursor | None,
         timings: Timings,
     ) -> tuple[Rows, Strategy, str | None]:
-        vector = await self._vector(query.text, timings)
         where = build_where(query.filters, point)
         relevance = query.sort == "relevance"
         k = query.limit + 1 if relevance else SORT_CANDIDATES
         after = (cursor.value, cursor.last_id) if relevance and cursor else None
-        started = time.perf_counter()
+        cap = self.settings.exact_max_rows + 1
         async with self.pool.acquire() as conn:
-            matches = await db.count_upto(conn, where, self.settings.exact_max_rows + 1)
-            strategy = choose_vector_strategy(matches, self.settings.exact_max_rows)
+            # The match count needs no vector: the database counts while the text is embedded.
+            counting = asyncio.ensure_future(db.count_upto(conn, where, cap))
+            try:
+                vector = await self._vector(query.text, timings)
+            except BaseException:
+                counting.cancel()  # and wait for it: the connection goes back to the pool next
+                await asyncio.gather(counting, return_exceptions=True)
+                raise
+            started = time.perf_counter()
+            strategy = choose_vector_strategy(await counting, self.settings.exact_max_rows)
             records = await db.knn(
                 conn,
                 where,
