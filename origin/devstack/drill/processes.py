@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from origin.bench.procs import free_port
+from origin.bench.procs import stop as stop_process
 from origin.devstack import haproxy
 from origin.settings import REPO_ROOT
 
@@ -61,13 +62,7 @@ class OriginProcess:
         raise RuntimeError(f"origin did not start: {self.log.read_text()[-2000:]}")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout_s=30)
         self._log_file.close()
 
 
