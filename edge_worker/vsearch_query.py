@@ -1,4 +1,5 @@
-"""A search request as a canonical query: parse it, lift constraints out of `q`, derive its key.
+"""A search request as a canonical query: parse it, lift constraints out of `q`, derive its key;
+and the cache tags that tie cached searches to the listings whose changes must purge them.
 
 Shared verbatim by the Worker (Pyodide) and the origin (CPython), so standard library only.
 The rules are a spec with test vectors: docs/cache-key.md, tests/edge_worker/cache_key_vectors.json.
@@ -25,10 +26,12 @@ __all__ = [
     "KEY_VERSION",
     "MAX_LIMIT",
     "MAX_QUERY_LENGTH",
+    "SCOPED_ATTRIBUTES",
     "SORTS",
     "TRANSMISSIONS",
     "QueryError",
     "SearchQuery",
+    "attribute_tags",
     "cache_key",
     "canonical_form",
     "canonical_params",
@@ -762,21 +765,63 @@ def canonical_params(query: SearchQuery) -> list[tuple[str, str]]:
 _NAME_DIMENSIONS = ("make", "model", "dealer")
 _TAG_DIMENSIONS = ("model", "dealer", "make", "color", "body", "fuel", "drivetrain", "transmission")
 
+# A change of one of these attributes alone (a listing that stays active, text and set filters
+# unchanged) can only change searches that filter or sort on it; they get attribute-scoped tags
+# "<attribute>|<coarse tag>" so such a change purges those and not every search of its coarse tags.
+SCOPED_ATTRIBUTES = ("price", "mileage", "year")
+_ATTRIBUTE_FILTERS = {
+    "price": ("price_min", "price_max"), "mileage": ("mileage_max",),
+    "year": ("year_min", "year_max"),
+}  # fmt: skip
+_ATTRIBUTE_SORTS = {"price": ("price_asc", "price_desc"), "mileage": ("mileage_asc",),
+                    "year": ("year_desc",)}  # fmt: skip
+# Past this many coarse tags a query's scoped tags of one attribute collapse into
+# "<attribute>|q:unfiltered", which every listing's attribute_tags include: at most
+# 3 x 8 = 24 scoped tags per query, whatever its filters.
+_MAX_SCOPED_PER_ATTRIBUTE = 8
+
+
+def _orders_by(query: SearchQuery, attribute: str) -> bool:
+    if query.sort in _ATTRIBUTE_SORTS[attribute]:
+        return True
+    # The origin's rule: without free text, "relevance" means newest first (a year sort).
+    return attribute == "year" and query.sort == "relevance" and not query.text
+
 
 def query_tags(query: SearchQuery) -> tuple[str, ...]:
-    """ "q:all" plus the values of the query's most selective set filter, else "q:unfiltered"."""
+    """ "q:all" plus the values of the query's most selective set filter, else "q:unfiltered";
+    then, for each of SCOPED_ATTRIBUTES the query filters or sorts on, those tags scoped to it."""
+    coarse: tuple[str, ...] = ("q:unfiltered",)
     for dim in _TAG_DIMENSIONS:
         values = query.filters.get(dim)
         if isinstance(values, tuple) and values:
-            return ("q:all", *(f"{dim}:{v}" for v in values))
-    return ("q:all", "q:unfiltered")
+            coarse = tuple(f"{dim}:{v}" for v in values)
+            break
+    scoped: list[str] = []
+    for attribute in SCOPED_ATTRIBUTES:
+        filtered = any(f in query.filters for f in _ATTRIBUTE_FILTERS[attribute])
+        if filtered or _orders_by(query, attribute):
+            bases = coarse if len(coarse) <= _MAX_SCOPED_PER_ATTRIBUTE else ("q:unfiltered",)
+            scoped += (f"{attribute}|{t}" for t in bases)
+    return ("q:all", *coarse, *scoped)
 
 
 def listing_tags(listing: Mapping[str, object]) -> tuple[str, ...]:
-    """Tags to purge when this listing appears (or changes price, mileage, year or status)."""
+    """Tags to purge when this listing appears, comes back, or changes beyond SCOPED_ATTRIBUTES."""
     tags = ["q:unfiltered"]
     for dim in _TAG_DIMENSIONS:
         value = listing.get(dim)
         if isinstance(value, str) and value:
             tags.append(f"{dim}:{_slug(value) if dim in _NAME_DIMENSIONS else value.casefold()}")
     return tuple(tags)
+
+
+def attribute_tags(listing: Mapping[str, object], attributes: Iterable[str]) -> tuple[str, ...]:
+    """Tags to purge when an active listing changed only in `attributes` (of SCOPED_ATTRIBUTES):
+    its listing_tags scoped to each, so only searches that filter or sort on them are dropped."""
+    wanted = set(attributes)
+    unknown = wanted - set(SCOPED_ATTRIBUTES)
+    if unknown:
+        raise ValueError(f"not a scoped attribute: {', '.join(sorted(unknown))}")
+    base = listing_tags(listing)
+    return tuple(f"{a}|{t}" for a in SCOPED_ATTRIBUTES if a in wanted for t in base)

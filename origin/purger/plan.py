@@ -1,5 +1,6 @@
-"""Pure decisions of the write path: which tags a change purges, how tags are batched, and how
-long a failed event waits before its next attempt."""
+"""Pure decisions of the write path: which tags a change purges (its own tag, and the full or the
+attribute-scoped coarse tags), how tags are batched, and how long a failed event waits before its
+next attempt."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import random
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from vsearch_query import listing_tags
+from vsearch_query import SCOPED_ATTRIBUTES, attribute_tags, listing_tags
 
 from origin.types import Tag, VehicleId
 
@@ -42,13 +43,33 @@ def write_tags(
     old: Mapping[str, object] | None,
     new: Mapping[str, object] | None,
 ) -> WriteTags:
-    """Tags of one vehicle change: always its own tag; when the new state is an active listing
-    (new, or any change that can make it match more searches), also its coarse query tags."""
+    """Tags of one vehicle change: always its own tag; when the new state is an active listing,
+    also coarse query tags: only those scoped to the changed attributes when an active listing
+    changed nothing but SCOPED_ATTRIBUTES, else all of its listing_tags."""
     own = (vehicle_tag(vehicle_id),)
     if new is None or new.get("status") != "active":
         # Deleted or sold: cached pages that showed it carry v:<id>; no search gains it.
         return WriteTags(own, ())
+    scoped = _scoped_change(old, new)
+    if scoped:
+        # A price cut can make it match a price filter or move in a price sort; any other search
+        # either shows it already (purged by v:<id>) or still cannot gain it.
+        return WriteTags(own, attribute_tags(new, scoped))
     return WriteTags(own, tuple(listing_tags(new)))
+
+
+def _scoped_change(old: Mapping[str, object] | None, new: Mapping[str, object]) -> tuple[str, ...]:
+    """The changed SCOPED_ATTRIBUTES of a listing active before and after, when no other field
+    changed; () means the full coarse purge. Every other field counts, known or not (text,
+    set filters, place, names, title, ...): a field this does not know about is never assumed
+    to leave searches alone. (A year change through the API re-derives the title, which feeds the
+    keyword fallback's full-text match: a full purge.)"""
+    if old is None or old.get("status") != "active":
+        return ()  # new or reactivated: it can appear in any search it matches
+    changed = {k for k in old.keys() | new.keys() if old.get(k) != new.get(k)}
+    if not changed or not changed.issubset(SCOPED_ATTRIBUTES):
+        return ()
+    return tuple(a for a in SCOPED_ATTRIBUTES if a in changed)
 
 
 def merge_write_tags(changes: Sequence[WriteTags]) -> WriteTags:

@@ -16,8 +16,10 @@ import vsearch_query
 import vsearch_vocab
 from vsearch_query import (
     KEY_VERSION,
+    SCOPED_ATTRIBUTES,
     QueryError,
     SearchQuery,
+    attribute_tags,
     cache_key,
     canonical_form,
     canonical_params,
@@ -181,15 +183,71 @@ def test_single_valued_parameter_repeated_identically_is_fine() -> None:
 
 
 def test_query_tags_use_the_most_selective_filter() -> None:
-    assert query_tags(parse_search("")) == ("q:all", "q:unfiltered")
-    assert query_tags(parse_search("q=under 30k")) == ("q:all", "q:unfiltered")
-    assert query_tags(parse_search("q=red suv")) == ("q:all", "color:red")
-    assert query_tags(parse_search("q=toyota or honda suv")) == (
+    assert query_tags(parse_search("q=family")) == ("q:all", "q:unfiltered")
+    assert query_tags(parse_search("q=family red suv")) == ("q:all", "color:red")
+    assert query_tags(parse_search("q=family toyota or honda suv")) == (
         "q:all",
         "make:honda",
         "make:toyota",
     )
-    assert query_tags(parse_search("q=camry")) == ("q:all", "model:camry")
+    assert query_tags(parse_search("q=family camry")) == ("q:all", "model:camry")
+
+
+@pytest.mark.parametrize(
+    ("spelling", "scoped"),
+    [
+        ("q=family&body=suv&price_max=30000", ("price|body:suv",)),
+        ("q=family&body=suv&price_min=5000", ("price|body:suv",)),
+        ("q=family&sort=price_desc", ("price|q:unfiltered",)),
+        ("q=family&body=suv&sort=price_asc", ("price|body:suv",)),
+        ("q=family&body=suv&mileage_max=50000", ("mileage|body:suv",)),
+        ("q=family&body=suv&sort=mileage_asc", ("mileage|body:suv",)),
+        ("q=family&body=suv&year_min=2019", ("year|body:suv",)),
+        ("q=family&body=suv&year_max=2019", ("year|body:suv",)),
+        ("q=family&body=suv&sort=year_desc", ("year|body:suv",)),
+        ("q=family&make=honda,toyota&price_max=30000&sort=mileage_asc",
+         ("price|make:honda", "price|make:toyota", "mileage|make:honda", "mileage|make:toyota")),
+        # Without free text, relevance is newest first: a sort by year.
+        ("body=suv", ("year|body:suv",)),
+        ("q=under 30k", ("price|q:unfiltered", "year|q:unfiltered")),
+        ("body=suv&sort=price_asc", ("price|body:suv",)),
+        # Neither filtered nor sorted on price, mileage or year: no scoped tags.
+        ("q=family&body=suv", ()),
+        ("q=family&body=suv&zip=80202&sort=distance", ()),
+    ],
+)  # fmt: skip
+def test_query_tags_scope_the_coarse_tags_to_filtered_or_sorted_attributes(
+    spelling: str, scoped: tuple[str, ...]
+) -> None:
+    tags = query_tags(parse_search(spelling))
+    coarse = tuple(t for t in tags if "|" not in t)
+    assert tags == (*coarse, *scoped)
+    assert {t.split("|", 1)[1] for t in scoped} <= set(coarse) - {"q:all"}
+
+
+def test_query_tags_stay_bounded_with_many_values() -> None:
+    makes = ",".join(f"make{i}" for i in range(40))
+    tags = query_tags(
+        parse_search(f"q=x&make={makes}&price_max=9000&year_min=2001&sort=mileage_asc")
+    )
+    assert [t for t in tags if "|" in t] == [
+        "price|q:unfiltered", "mileage|q:unfiltered", "year|q:unfiltered"
+    ]  # fmt: skip
+    eight = ",".join(f"make{i}" for i in range(8))
+    tags = query_tags(parse_search(f"q=x&make={eight}&price_max=9000"))
+    assert len([t for t in tags if t.startswith("price|make")]) == 8
+
+
+def test_attribute_tags_scope_the_listing_tags() -> None:
+    listing = {"make": "Toyota", "model": "RAV4", "body": "suv"}
+    base = listing_tags(listing)
+    assert attribute_tags(listing, ["price"]) == tuple(f"price|{t}" for t in base)
+    assert attribute_tags(listing, {"year", "price"}) == tuple(
+        f"{a}|{t}" for a in ("price", "year") for t in base
+    )
+    assert attribute_tags(listing, []) == ()
+    with pytest.raises(ValueError, match="color"):
+        attribute_tags(listing, ["price", "color"])
 
 
 @pytest.mark.parametrize(("group", "spelling"), SPELLINGS)
@@ -203,6 +261,23 @@ def test_a_matching_new_listing_always_shares_a_tag_with_the_query(
     shared = set(query_tags(query)) & set(listing_tags(listing))
     assert shared
     assert "q:all" not in listing_tags(listing)  # q:all is for a global flush only
+
+
+@pytest.mark.parametrize(("group", "spelling"), SPELLINGS)
+@pytest.mark.parametrize("attribute", SCOPED_ATTRIBUTES)
+def test_a_listing_whose_attribute_changes_shares_a_tag_with_queries_on_it(
+    group: str, spelling: str, attribute: str
+) -> None:
+    query = parse_search(spelling)
+    listing = {
+        name: values[0] for name, values in query.filters.items() if isinstance(values, tuple)
+    }
+    on_it = any(name.startswith(f"{attribute}_") for name in query.filters) or (
+        query.sort.startswith(f"{attribute}_")
+        or (attribute == "year" and query.sort == "relevance" and not query.text)
+    )
+    shared = set(query_tags(query)) & set(attribute_tags(listing, [attribute]))
+    assert bool(shared) == on_it
 
 
 # ---- the vocabulary grows: everyday words, numbers, shared names ------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from vsearch_query import listing_tags
+from vsearch_query import attribute_tags, listing_tags
 
 from origin.purger.cloudflare import TokenBucket, retry_after_s
 from origin.purger.plan import (
@@ -18,7 +18,11 @@ from origin.purger.plan import (
 )
 
 LISTING = {"status": "active", "make": "honda", "model": "cr-v", "dealer": "d1", "color": "red",
-           "body": "suv", "fuel": "hybrid", "drivetrain": "awd", "transmission": "cvt"}  # fmt: skip
+           "body": "suv", "fuel": "hybrid", "drivetrain": "awd", "transmission": "cvt",
+           "price": 27_500, "mileage": 40_000, "year": 2019, "zip": "80202", "lat": 39.75,
+           "lon": -104.99, "title": "2019 Honda CR-V", "description": "One owner.",
+           "embed_text": "Honda CR-V SUV, hybrid, AWD. One owner.",
+           "condition": "used"}  # fmt: skip
 
 
 def test_a_sold_or_deleted_vehicle_purges_only_its_own_tag() -> None:
@@ -26,11 +30,58 @@ def test_a_sold_or_deleted_vehicle_purges_only_its_own_tag() -> None:
     assert write_tags(7, LISTING, None) == WriteTags(("v:7",), ())
 
 
-def test_a_new_or_changed_listing_also_purges_its_coarse_query_tags() -> None:
+def test_a_new_or_reactivated_listing_also_purges_its_coarse_query_tags() -> None:
     expected = WriteTags(("v:7",), listing_tags(LISTING))
     assert write_tags(7, None, LISTING) == expected
-    assert write_tags(7, {**LISTING, "price": 1}, LISTING) == expected
+    assert write_tags(7, {**LISTING, "status": "sold"}, LISTING) == expected
+    # Sold at one price, back at a lower one: it may appear in any search it matches.
+    assert write_tags(7, {**LISTING, "status": "sold", "price": 30_000}, LISTING) == expected
     assert "q:unfiltered" in expected.coarse and "model:cr-v" in expected.coarse
+
+
+def test_a_price_change_purges_only_the_price_scoped_coarse_tags() -> None:
+    tags = write_tags(7, LISTING, {**LISTING, "price": 25_000})
+    assert tags.now == ("v:7",)
+    assert tags.coarse == attribute_tags(LISTING, ["price"])
+    assert "price|body:suv" in tags.coarse and "price|q:unfiltered" in tags.coarse
+    assert all(t.startswith("price|") for t in tags.coarse)
+
+
+def test_scoped_changes_scope_each_changed_attribute_and_no_other() -> None:
+    changed = {**LISTING, "mileage": 41_000, "year": 2020}
+    assert write_tags(7, LISTING, changed).coarse == attribute_tags(LISTING, ["mileage", "year"])
+    three = {**LISTING, "price": 1, "mileage": 2, "year": 2021}
+    assert write_tags(7, LISTING, three).coarse == attribute_tags(
+        LISTING, ["price", "mileage", "year"]
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"price": 25_000, "body": "pickup"},
+        {"price": 25_000, "make": "toyota"},
+        {"year": 2020, "title": "2020 Honda CR-V"},  # the title feeds the keyword fallback
+        {"price": 25_000, "description": "Two owners."},
+        {"embed_text": "Honda CR-V SUV, hybrid, AWD."},
+        {"zip": "10001", "lat": 40.75, "lon": -73.99},
+        {"color": "blue"},
+        {"dealer": "d2"},
+        {"price": 25_000, "some_new_column": "x"},  # unknown: never assumed harmless
+        {},  # nothing changed: nothing to reason about, so the conservative answer
+    ],
+    ids=lambda c: ",".join(c) or "nothing",
+)
+def test_any_other_change_of_an_active_listing_keeps_the_full_coarse_purge(
+    change: dict[str, object],
+) -> None:
+    new = {**LISTING, **change}
+    assert write_tags(7, LISTING, new) == WriteTags(("v:7",), listing_tags(new))
+
+
+def test_a_field_missing_on_one_side_counts_as_changed() -> None:
+    old = {k: v for k, v in LISTING.items() if k != "description"}
+    assert write_tags(7, old, {**LISTING, "price": 1}).coarse == listing_tags(LISTING)
 
 
 def test_a_bulk_write_merges_tags_once_each() -> None:
