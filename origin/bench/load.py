@@ -22,12 +22,12 @@ from typing import Any
 
 import httpx
 import psutil
-from vsearch_query import listing_tags
 
 from origin.bench import scenario, stack, workload
 from origin.bench.load_report import summarise, write_report
 from origin.bench.stats import machine
 from origin.bench.workload import Request
+from origin.purger import plan
 from origin.settings import REPO_ROOT, Settings, load_settings
 
 _METRIC = re.compile(r"^(vsearch_[a-z_]+(?:\{[^}]*\})?) ([0-9.eE+-]+)$")
@@ -91,14 +91,19 @@ def _status(client: httpx.Client, method: str, path: str, body: Any = None) -> i
 
 
 def write_tags(requests: Sequence[Request], vehicles: dict[int, dict[str, Any]]) -> dict[str, Any]:
-    """Per write key ("price:<id>", ...), the coarse tags it purges (none for a sale): what the
-    report matches against the query tags of later misses."""
+    """Per write key ("price:<id>", ...), the coarse tags it purges, as the purger decides them
+    (origin.purger.plan.write_tags: none for a sale, price-scoped ones for a price change): what
+    the report matches against the query tags of later misses."""
     out: dict[str, Any] = {}
     for r in requests:
         if r.kind != "write":
             continue
         listing = vehicles.get(r.template if r.write == "new" else r.vehicle)
-        tags = list(listing_tags(listing)) if listing and r.write != "sale" else []
+        tags: list[str] = []
+        if listing:
+            old = None if r.write == "new" else listing
+            new = {**listing, **(r.patch or {})}
+            tags = list(plan.write_tags(r.vehicle, old, new).coarse)
         out[f"{r.write}:{r.vehicle}"] = tags
     return out
 
@@ -124,6 +129,7 @@ def _locust(
     command += ["--workload", str(files.workload), "--search-path", target.search_path]
     command += ["--stages", ",".join(f"{u}:{s}" for u, s in _stages(args))]
     command += ["--records", str(files.records), "--max-requests", str(args.max_requests)]
+    command += ["--seed", str(args.seed)]
     if writes:
         command += ["--write-base", target.origin, "--admin-token-file", str(files.token_file)]
     subprocess.run(  # noqa: S603 (fixed arguments, no shell)
@@ -227,7 +233,9 @@ def _busy(before: Any, after: Any) -> float:
 def build_parser(prog: str = "python -m origin.bench.load") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument("--targets", default=",".join(stack.TARGETS))
-    parser.add_argument("--users", type=int, default=6, help="normal-load shoppers (1 step/s)")
+    parser.add_argument(
+        "--users", type=int, default=6, help="normal-load shoppers (1 step/s each, Poisson)"
+    )
     parser.add_argument("--spike-factor", type=int, default=10)
     parser.add_argument(
         "--warm-s", type=float, default=60, help="warm-up before the scored phases (seconds)"

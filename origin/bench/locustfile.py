@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import threading
 import time
 import zlib
@@ -15,15 +16,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from locust import FastHttpUser, LoadTestShape, constant_throughput, events, task
+from locust import FastHttpUser, LoadTestShape, events, task
 from locust.env import Environment
 from locust.exception import StopUser
 from vsearch_query import cache_key, parse_search, query_tags
 
-from origin.bench.scenario import parse_stages
+from origin.bench.scenario import next_step_at, parse_stages
 from origin.bench.workload import Request, read_jsonl
 
 PAGES_FIELD = "next_cursor"
+# Each shopper's steps start as a Poisson process of this rate (steps per second).
+STEP_RATE = 1.0
 
 
 class _State:
@@ -36,6 +39,7 @@ class _State:
         self.records: list[list[Any]] = []
         self.writes_skipped = 0
         self.lock = threading.Lock()
+        self.rng = random.Random(0)  # re-seeded from the workload's seed at the start
 
     def next(self, limit: int) -> Request | None:
         with self.lock:
@@ -56,6 +60,7 @@ def _arguments(parser: argparse.ArgumentParser, **_: Any) -> None:
     parser.add_argument("--stages", default="10:15,100:15,10:15", help="users:seconds,...")
     parser.add_argument("--records", default="", help="where to write per-request records")
     parser.add_argument("--max-requests", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=42, help="of the shoppers' step timing")
 
 
 def _options(environment: Environment) -> argparse.Namespace:
@@ -65,7 +70,9 @@ def _options(environment: Environment) -> argparse.Namespace:
 
 
 def _start(environment: Environment, **_: Any) -> None:
-    STATE.requests = read_jsonl(Path(_options(environment).workload))
+    options = _options(environment)
+    STATE.requests = read_jsonl(Path(options.workload))
+    STATE.rng.seed(options.seed)
     STATE.t0 = time.time()
 
 
@@ -114,10 +121,24 @@ _on(events.request, _record)
 _on(events.quitting, _save)
 
 
-class Shopper(FastHttpUser):
-    """One shopper: one workload step a second (a search, its next pages, or a write)."""
+def poisson_pacing(user: Shopper) -> float:
+    """Seconds until the shopper's next step: see scenario.next_step_at."""
+    now = time.monotonic()
+    user.planned_at = next_step_at(getattr(user, "planned_at", now), now, STATE.rng, STEP_RATE)
+    return user.planned_at - now
 
-    wait_time = constant_throughput(1.0)
+
+class Shopper(FastHttpUser):
+    """One shopper: a workload step (a search, its next pages, or a write) about once a second."""
+
+    wait_time = poisson_pacing
+    planned_at: float
+
+    def on_start(self) -> None:
+        # The first step too comes an exponential gap after the shopper arrives: the shoppers a
+        # spike adds arrive together, but do not all click in the same instant.
+        self.wait()  # type: ignore[no-untyped-call]  # locust leaves it untyped
+
     network_timeout = 10.0
     connection_timeout = 5.0
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 
 def stages(
     users: int,
@@ -27,3 +29,11 @@ def parse_stages(text: str) -> list[tuple[int, float]]:
     if not out or any(u < 1 or s <= 0 for u, s in out):
         raise ValueError(f"bad stages {text!r}")
     return out
+
+
+def next_step_at(previous: float, now: float, rng: random.Random, rate: float = 1.0) -> float:
+    """When a shopper's next step starts: an exponential gap (mean 1/rate) after the previous
+    planned start, or now if that moment has passed. Independent shoppers so paced make Poisson
+    arrivals at the target; a fixed pace (locust's constant_throughput) phase-locks every
+    shopper spawned in the same instant, and the target meets all of them at once each second."""
+    return max(previous + rng.expovariate(rate), now)

@@ -3,15 +3,20 @@ locust's stages parse, and the figures come out right from known records."""
 
 from __future__ import annotations
 
+import itertools
+import random
 import shutil
+import statistics
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from origin.bench import load_report, nginx
+from origin.bench.load import write_tags
 from origin.bench.load_markdown import render as render_markdown
-from origin.bench.scenario import parse_stages, stages
+from origin.bench.scenario import next_step_at, parse_stages, stages
+from origin.bench.workload import Request
 
 
 def _conf(tmp_path: Path) -> str:
@@ -64,6 +69,24 @@ def _record(
 ) -> list:
     return [t, ms, status, xcache, "l1" if xcache == "HIT" else "database", None, "search", rank,
             status >= 400, key, tags, url]  # fmt: skip
+
+
+def test_shoppers_step_at_exponential_gaps_and_never_in_the_past() -> None:
+    rng = random.Random(7)
+    planned, starts = 0.0, []
+    for _ in range(4000):
+        planned = next_step_at(planned, 0.0, rng, rate=2.0)
+        starts.append(planned)
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert statistics.fmean(gaps) == pytest.approx(0.5, rel=0.05)
+    # Exponential, not fixed: as spread as they are long, and about 1 - 1/e of them under the mean.
+    assert statistics.stdev(gaps) == pytest.approx(0.5, rel=0.1)
+    assert sum(g < 0.5 for g in gaps) / len(gaps) == pytest.approx(0.632, abs=0.03)
+    # A step that overran its gap starts the next one now, not at a moment already gone.
+    assert next_step_at(10.0, 50.0, rng) == 50.0
+    # Two shoppers that start together drift apart at once.
+    a, b = random.Random(1), random.Random(2)
+    assert next_step_at(0.0, 0.0, a) != next_step_at(0.0, 0.0, b)
 
 
 def test_summary_splits_phases_and_counts_hits_errors_and_tiers() -> None:
@@ -174,3 +197,20 @@ def test_vsearch_bench_load_hands_its_options_to_the_load_test(
     assert calls == [(["--targets", "origin", "--spike-s", "5"], "vsearch bench load")]
     parsed = load.build_parser("vsearch bench load").parse_args(["--targets", "origin"])
     assert parsed.targets == "origin" and parsed.warm_users == 18
+
+
+def test_the_report_expects_the_coarse_tags_the_purger_sends() -> None:
+    listing = {"id": 7, "status": "active", "make": "Toyota", "model": "RAV4", "body": "suv",
+               "price": 30_000, "mileage": 20_000, "year": 2021}  # fmt: skip
+    requests = [
+        Request("write", vehicle=7, write="price", patch={"price": 28_000}),
+        Request("write", vehicle=7, write="sale", patch={"status": "sold"}),
+        Request("write", vehicle=900_001, write="new", template=7, patch={"price": 25_000}),
+        Request("write", vehicle=8, write="price", patch={"price": 1}),  # unknown: no tags
+    ]
+    tags = write_tags(requests, {7: listing})
+    assert tags["price:7"] == ["price|q:unfiltered", "price|model:rav4", "price|make:toyota",
+                               "price|body:suv"]  # fmt: skip
+    assert tags["sale:7"] == []
+    assert tags["new:900001"] == ["q:unfiltered", "model:rav4", "make:toyota", "body:suv"]
+    assert tags["price:8"] == []
