@@ -41,9 +41,14 @@ class Settings:
     statement_cache_size: int = 100
     # Time budget of the vector path (embed + kNN); past it the keyword fallback answers.
     vector_budget_ms: int = 300
-    # At or below this many matching rows the planner searches the subset exactly.
+    # At or below this many matching rows, or this share of all rows if more, the planner ranks
+    # the matching subset exactly; above, HNSW. At 1M rows exact ranking of 5% costs ~40 ms,
+    # while HNSW under 5% walks most of the graph (a popular model: 80 texts in 30,597).
     exact_max_rows: int = 6_000
-    hnsw_ef_search: int = 500
+    exact_max_share: float = 0.05
+    # Over the ~17k (100k) to ~31k (1M) distinct texts: recall@10 at 1M 0.981 (200), 0.989 (400),
+    # 0.9997 (800); the database p50 at 100k 5.7 ms (200), 8.8 ms (800).
+    hnsw_ef_search: int = 400
     hnsw_max_scan_tuples: int = 40_000
     embed_threads: int = 1
     cache_max_age_s: int = 60
@@ -126,6 +131,7 @@ _ENV: dict[str, str] = {
     "VSEARCH_STATEMENT_CACHE_SIZE": "statement_cache_size",
     "VSEARCH_VECTOR_BUDGET_MS": "vector_budget_ms",
     "VSEARCH_EXACT_MAX_ROWS": "exact_max_rows",
+    "VSEARCH_EXACT_MAX_SHARE": "exact_max_share",
     "VSEARCH_HNSW_EF_SEARCH": "hnsw_ef_search",
     "VSEARCH_HNSW_MAX_SCAN_TUPLES": "hnsw_max_scan_tuples",
     "VSEARCH_EMBED_THREADS": "embed_threads",
@@ -189,6 +195,10 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         raise SettingsError("VSEARCH_READ_TOKEN must differ from VSEARCH_ADMIN_TOKEN")
     if settings.workers < 1:
         raise SettingsError(f"VSEARCH_WORKERS must be at least 1, got {settings.workers}")
+    if not 0.0 <= settings.exact_max_share <= 1.0:
+        raise SettingsError(
+            f"VSEARCH_EXACT_MAX_SHARE must be between 0 and 1, got {settings.exact_max_share}"
+        )
     return settings
 
 

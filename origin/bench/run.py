@@ -51,6 +51,7 @@ def run_bench(settings: Settings, *, queries: int, out_dir: str, seconds: float 
         "machine": machine(),
         "settings": {
             "exact_max_rows": settings.exact_max_rows,
+            "exact_max_share": settings.exact_max_share,
             "hnsw_ef_search": settings.hnsw_ef_search,
         },
         "miss_path": asyncio.run(miss_path(settings, query_set)),

@@ -115,6 +115,7 @@ def run_scale(
         "sizes_mib": asyncio.run(_sizes(dsn)),
         "settings": {
             "exact_max_rows": settings.exact_max_rows,
+            "exact_max_share": settings.exact_max_share,
             "hnsw_ef_search": settings.hnsw_ef_search,
         },
         "miss_path": asyncio.run(miss_path(scaled, miss_queries(queries))),

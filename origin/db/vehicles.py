@@ -19,16 +19,17 @@ RESULT_COLUMNS = (
 )  # fmt: skip
 _SELECT = ", ".join(RESULT_COLUMNS)
 
-HNSW_INDEX = "vehicles_embedding_hnsw"
-# ef_construction 128, not the default 64: recall@10 at 10-50% filters 0.94 -> 0.96 (100k),
-# build 16 -> 29 s.
+# The graph is over distinct embedded texts, one point each: listings share texts, and a graph
+# over many identical points strands its search (migrations/0005_text_index.sql).
+HNSW_INDEX = "text_embeddings_hnsw"
+# ef_construction 128, not the default 64: recall@10 at 10-50% filters 0.94 -> 0.96 (100k,
+# listing-level graph).
 HNSW_INDEX_SQL = (
-    f"CREATE INDEX IF NOT EXISTS {HNSW_INDEX} ON vehicles "
-    "USING hnsw (embedding vector_ip_ops) WITH (m = 16, ef_construction = 128) "
-    "WHERE status = 'active'"
+    f"CREATE INDEX IF NOT EXISTS {HNSW_INDEX} ON text_embeddings "
+    "USING hnsw (embedding vector_ip_ops) WITH (m = 16, ef_construction = 128)"
 )
 
-HNSW_MIN_CANDIDATES = 100
+HNSW_MIN_CANDIDATES = 40
 
 # Column order and direction of each non-relevance ordering; the tiebreak is always id.
 ORDERINGS: dict[str, tuple[str, bool]] = {
@@ -39,10 +40,22 @@ ORDERINGS: dict[str, tuple[str, bool]] = {
 }
 
 
-async def count_upto(conn: asyncpg.Connection, where: Where, cap: int) -> int:
-    """Matching rows, counted up to `cap` (cheap when the filter is selective)."""
-    sql = f"SELECT count(*) FROM (SELECT 1 FROM vehicles WHERE {where.sql()} LIMIT {int(cap)}) s"
-    return int(await conn.fetchval(sql, *where.params))
+async def count_upto(
+    conn: asyncpg.Connection, where: Where, floor: int, share: float
+) -> tuple[int, int]:
+    """(matching rows counted up to cap + 1, cap), where cap is `share` of the table's rows (the
+    planner's estimate in pg_class, free to read) and at least `floor`: past it, counting would
+    cost as much as the exact search it decides on."""
+    cap = (
+        f"(SELECT greatest({int(floor)}, (reltuples * {float(share)})::bigint) "
+        "FROM pg_class WHERE oid = 'vehicles'::regclass)"
+    )
+    sql = (
+        f"SELECT (SELECT count(*) FROM (SELECT 1 FROM vehicles WHERE {where.sql()} "
+        f"LIMIT {cap} + 1) s) AS matches, {cap} AS cap"
+    )
+    row = await conn.fetchrow(sql, *where.params)
+    return int(row["matches"]), int(row["cap"])
 
 
 async def knn(
@@ -56,43 +69,57 @@ async def knn(
     ef_search: int = 100,
     max_scan_tuples: int = 20_000,
 ) -> list[asyncpg.Record]:
-    """The k nearest active vehicles by inner product (vectors are L2-normalised), in order.
+    """The k nearest active vehicles by inner product (vectors are L2-normalised), in order of
+    (distance, id).
 
-    exact: the ORDER BY expression is one the HNSW index cannot serve, so the planner filters
-    through the B-tree indexes and ranks the subset exactly. Otherwise HNSW with iterative scan
-    keeps scanning until k filtered rows are found (plain post-filtering under-fills).
+    Both ways rank distinct embedded texts, then take each text's matching listings in id order.
+    exact: the texts of the matching listings (an index-only scan of vehicles_covering), ranked
+    exactly. Otherwise HNSW over the texts with iterative scan: it walks texts nearest first and
+    keeps those that at least one matching listing carries (an index-only check), until enough
+    are found; plain post-filtering would under-fill.
     """
     w = Where(first_param=len(where.params) + 1)
     q = w.param(vector)
-    distance = f"(embedding <#> {q})"
-    keyset = ""
+    distance = f"(t.embedding <#> {q})"
+    text_keyset = listing_keyset = ""
     if after is not None:
         d, i = w.param(after[0]), w.param(after[1])
-        keyset = (
-            f" AND ({distance} > {d}::float8 OR ({distance} = {d}::float8 AND id > {i}::bigint))"
+        text_keyset = f" AND {distance} >= {d}::float8"
+        listing_keyset = (
+            f" AND (texts.distance > {d}::float8 OR (texts.distance = {d}::float8 "
+            f"AND id > {i}::bigint))"
         )
-    params = [*where.params, *w.params]
     if exact:
-        sql = (
-            f"SELECT {_SELECT}, {distance} AS distance FROM vehicles "
-            f"WHERE {where.sql()}{keyset} ORDER BY {distance} + 0, id LIMIT {int(k)}"
-        )
-        return list(await conn.fetch(sql, *params))
-    # relaxed_order returns rows only roughly in distance order: take a wider candidate set
-    # than the page and re-sort it exactly, so a near neighbour found late still makes the page.
+        # Exact order: the k nearest texts hold the k nearest listings, plus one: on a next page
+        # the first text may have no listing left after the keyset. "+ 0" keeps the HNSW index
+        # out of it.
+        found = f"t.hash IN (SELECT text_hash FROM vehicles WHERE {where.sql()})"
+        order, texts = f"{distance} + 0", int(k) + 1
+    else:
+        # relaxed_order returns texts only roughly in distance order: take a wider set than the
+        # page, so a near neighbour found late still makes it after the exact re-sort below.
+        found = f"EXISTS (SELECT 1 FROM vehicles WHERE text_hash = t.hash AND {where.sql()})"
+        order, texts = distance, max(int(k) + 1, HNSW_MIN_CANDIDATES)
+    # "texts.distance + 0": PostgreSQL 17+ takes a CTE's ORDER BY as the order of its output and
+    # would stop reading the rough order early (pgvector's README; it cost recall 0.0 on some
+    # searches). Per text, the listings come from vehicles_text_hash in id order, k at most.
     sql = (
-        f"WITH candidates AS MATERIALIZED (SELECT {_SELECT}, {distance} AS distance "
-        f"FROM vehicles WHERE {where.sql()}{keyset} ORDER BY {distance} "
-        f"LIMIT {max(int(k), HNSW_MIN_CANDIDATES)}) "
-        f"SELECT * FROM candidates ORDER BY distance, id LIMIT {int(k)}"
+        f"WITH texts AS MATERIALIZED (SELECT t.hash, {distance} AS distance "
+        f"FROM text_embeddings t WHERE {found}{text_keyset} ORDER BY {order} LIMIT {texts}) "
+        f"SELECT listing.*, texts.distance FROM texts CROSS JOIN LATERAL (SELECT {_SELECT} "
+        f"FROM vehicles WHERE text_hash = texts.hash AND {where.sql()}{listing_keyset} "
+        f"ORDER BY id LIMIT {int(k)}) listing "
+        f"ORDER BY texts.distance + 0, listing.id LIMIT {int(k)}"
     )
+    if exact:
+        return list(await conn.fetch(sql, *where.params, *w.params))
     async with conn.transaction(readonly=True):
         await conn.execute(
             f"SET LOCAL hnsw.ef_search = {max(int(ef_search), int(k))}; "
             "SET LOCAL hnsw.iterative_scan = relaxed_order; "
             f"SET LOCAL hnsw.max_scan_tuples = {int(max_scan_tuples)}"
         )
-        return list(await conn.fetch(sql, *params))
+        return list(await conn.fetch(sql, *where.params, *w.params))
 
 
 async def sorted_page(

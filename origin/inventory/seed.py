@@ -110,7 +110,7 @@ async def seed_inventory(
         stages["embedding"], mark = time.monotonic() - mark, time.monotonic()
         await _load(conn, vehicles, zips, vectors, sig, len(vehicles))
         stages["loading"], mark = time.monotonic() - mark, time.monotonic()
-        await _build_index(conn, dsn, len(vehicles))
+        await _build_index(conn, dsn)
         stages["index"] = time.monotonic() - mark
         elapsed = time.monotonic() - started
         rounded = {name: round(s, 1) for name, s in stages.items()}
@@ -203,16 +203,19 @@ def _vehicle_record(vehicle: Any, vectors: dict[str, np.ndarray]) -> tuple[Any, 
     return tuple(values)
 
 
-def index_build_memory_mb(vehicles: int) -> int:
-    """maintenance_work_mem for the HNSW build: the whole graph in memory (~2.3 kB a 384-d
-    vector with m=16), at least 1 GB. Past it pgvector builds on disk, many times slower."""
-    return max(1024, -(-vehicles * 3 // 1024))
+def index_build_memory_mb(points: int) -> int:
+    """maintenance_work_mem for the HNSW build over `points` vectors: the whole graph in memory
+    (~2.3 kB a 384-d vector with m=16), at least 1 GB. Past it pgvector builds on disk, many
+    times slower."""
+    return max(1024, -(-points * 3 // 1024))
 
 
-async def _build_index(conn: asyncpg.Connection, dsn: str, vehicles: int) -> None:
-    """Build the HNSW index with enough memory (64 MB made it 8x slower), showing progress."""
+async def _build_index(conn: asyncpg.Connection, dsn: str) -> None:
+    """Build the HNSW index over the distinct texts with enough memory (64 MB made it 8x
+    slower), showing progress."""
     started = time.monotonic()
-    await conn.execute(f"SET maintenance_work_mem = '{index_build_memory_mb(vehicles)}MB'")
+    texts = int(await conn.fetchval("SELECT count(*) FROM text_embeddings"))
+    await conn.execute(f"SET maintenance_work_mem = '{index_build_memory_mb(texts)}MB'")
     await conn.execute("SET max_parallel_maintenance_workers = 1")
     watcher = asyncio.create_task(_watch_index_build(dsn))
     try:
@@ -220,8 +223,11 @@ async def _build_index(conn: asyncpg.Connection, dsn: str, vehicles: int) -> Non
     finally:
         watcher.cancel()
     # VACUUM sets the visibility map, so the planner's match counts can be index-only scans.
-    await conn.execute("VACUUM (ANALYZE) vehicles")
-    log.info("seed: HNSW index built", extra={"s": round(time.monotonic() - started, 1)})
+    await conn.execute("VACUUM (ANALYZE) vehicles, text_embeddings")
+    log.info(
+        "seed: HNSW index built",
+        extra={"texts": texts, "s": round(time.monotonic() - started, 1)},
+    )
 
 
 async def _watch_index_build(dsn: str) -> None:

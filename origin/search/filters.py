@@ -12,6 +12,7 @@ EARTH_RADIUS_MI = 3958.8
 MILES_PER_DEGREE_LAT = 69.0
 
 # filter name -> column, for the set-valued filters
+# A new filter column belongs in the vehicles_text_hash index too (migrations/0005_text_index.sql).
 _SET_COLUMNS = {
     "make": "make",
     "model": "model",

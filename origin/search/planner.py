@@ -1,7 +1,8 @@
 """The SearchQueryOptimizer: picks, per query, how the kNN runs.
 
-Exact search over a B-tree-filtered subset when few rows match (recall 1.0, ~2 ms); HNSW with
-pgvector's iterative scan when the filter is broad (plain post-filtering under-fills: RESEARCH.md).
+Exact ranking of the matching listings' texts when few rows match (recall 1.0; its cost grows with
+the rows); HNSW over the texts with pgvector's iterative scan when the filter is broad (its cost
+grows as the matching share shrinks; plain post-filtering under-fills: RESEARCH.md).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ class Strategy(StrEnum):
 
 
 def choose_vector_strategy(matches_upto: int, exact_max_rows: int) -> Strategy:
-    """`matches_upto`: the matching rows, counted up to exact_max_rows + 1."""
+    """`matches_upto`: the matching rows, counted up to exact_max_rows + 1 (db.count_upto)."""
     if matches_upto <= exact_max_rows:
         return Strategy.EXACT_SUBSET
     return Strategy.HNSW_ITERATIVE

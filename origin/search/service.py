@@ -247,10 +247,10 @@ class SearchService:
         relevance = query.sort == "relevance"
         k = query.limit + 1 if relevance else SORT_CANDIDATES
         after = (cursor.value, cursor.last_id) if relevance and cursor else None
-        cap = self.settings.exact_max_rows + 1
+        floor, share = self.settings.exact_max_rows, self.settings.exact_max_share
         async with self.pool.acquire() as conn:
             # The match count needs no vector: the database counts while the text is embedded.
-            counting = asyncio.ensure_future(db.count_upto(conn, where, cap))
+            counting = asyncio.ensure_future(db.count_upto(conn, where, floor, share))
             try:
                 vector = await self._vector(query.text, timings)
             except BaseException:
@@ -258,7 +258,7 @@ class SearchService:
                 await asyncio.gather(counting, return_exceptions=True)
                 raise
             started = time.perf_counter()
-            strategy = choose_vector_strategy(await counting, self.settings.exact_max_rows)
+            strategy = choose_vector_strategy(*(await counting))
             records = await db.knn(
                 conn,
                 where,
