@@ -202,12 +202,11 @@ def render(summary: dict[str, Any], png: Path) -> str:
         "result is its own key, and a write purges the listing's tags in every tier (coarse "
         "ones like `body:suv` at most once per 30 s), which empties many popular entries at once.",
         "- *Coarse purge* misses are the design's largest avoidable cost on the popular "
-        "workload: a price change of an active listing purges all of its coarse tags "
-        "(`q:unfiltered`, `body:…`, `make:…`, `fuel:…`, …), so every cached search under them "
-        "is dropped, although only searches with a price filter or a price sort can gain the "
-        "listing (the pages that show it carry its own `v:<id>` tag). Narrowing that is a change "
-        "to the purge tags (`origin/purger/plan.py`, `vsearch_query.query_tags`), not to the "
-        "caches.",
+        "workload: a new listing purges all of its coarse tags (`q:unfiltered`, `body:…`, "
+        "`make:…`, …), so every cached search under them is dropped. A price change of an "
+        "active listing purges only its price-scoped tags (`price|body:…`, …), which only "
+        "searches with a price filter or a price sort carry; the pages that show the listing "
+        "carry its own `v:<id>` tag (`origin/purger/plan.py`, `vsearch_query.query_tags`).",
         "- A phase counts requests by start time; the `after` phase begins with the spike's "
         "stragglers (users stop after their current step).",
         "",
