@@ -291,3 +291,21 @@ def test_manual_purge_goes_through_the_outbox(client: TestClient) -> None:
              if line.startswith("vsearch_purge_lag_seconds_count")]  # fmt: skip
     assert count and float(count[0].split()[-1]) >= 1
     assert 'vsearch_purge_events_total{result="done"}' in metrics
+
+
+def test_a_new_listing_with_a_new_text_is_found_by_the_approximate_search(
+    client: TestClient,
+) -> None:
+    # Its text is new, so it reaches the HNSW graph of texts through the embedding cache.
+    vehicle_id = NEW_ID + 50
+    text = "Amphibious camper conversion with pontoon floats and an espresso bar"
+    listing = new_vehicle(body="van", model="sienna", description=text)
+    created = client.put(f"/v1/vehicles/{vehicle_id}", json=listing, headers=AUTH)
+    assert created.status_code == 201, created.text
+    try:
+        body = client.get("/v1/search?q=amphibious+camper+pontoon+espresso&limit=5").json()
+        assert body["strategy"] == "hnsw_iterative"  # unfiltered: far over the exact threshold
+        assert body["results"][0]["id"] == vehicle_id
+    finally:
+        sold = client.patch(f"/v1/vehicles/{vehicle_id}", json={"status": "sold"}, headers=AUTH)
+        wait_done(client.app.state.settings.database_url, [sold.json()["purge_event"]])
