@@ -29,7 +29,10 @@ HNSW_INDEX_SQL = (
     "USING hnsw (embedding vector_ip_ops) WITH (m = 16, ef_construction = 128)"
 )
 
-HNSW_MIN_CANDIDATES = 40
+# Texts the HNSW path takes at least, for the exact re-sort of the rough order. Each is one more
+# step of a filtered scan: 40 -> 25 cut the database p95 at 100k ~22 -> ~16 ms at the same
+# recall@10 (0.9987); at 1M 65 -> 56 ms, recall 0.992 -> 0.990.
+HNSW_MIN_CANDIDATES = 25
 
 # Column order and direction of each non-relevance ordering; the tiebreak is always id.
 ORDERINGS: dict[str, tuple[str, bool]] = {
