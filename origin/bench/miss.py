@@ -63,6 +63,15 @@ def recall_at_k(got: list[dict[str, Any]], exact: list[dict[str, Any]]) -> float
     return min(found, len(exact)) / len(exact)
 
 
+def planner_settings(settings: Settings) -> dict[str, Any]:
+    """The settings that decide the miss path's strategy and recall, reported beside its figures."""
+    return {
+        "exact_max_rows": settings.exact_max_rows,
+        "exact_max_share": settings.exact_max_share,
+        "hnsw_ef_search": settings.hnsw_ef_search,
+    }
+
+
 def _band(share: float) -> str:
     if share < 0.01:
         return "<1%"

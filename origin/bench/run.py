@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from origin.bench import http, procs
-from origin.bench.miss import miss_path, miss_queries
+from origin.bench.miss import miss_path, miss_queries, planner_settings
 from origin.bench.report import write_report
 from origin.bench.stats import machine
 from origin.settings import REPO_ROOT, Settings
@@ -49,11 +49,7 @@ def run_bench(settings: Settings, *, queries: int, out_dir: str, seconds: float 
     result: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": machine(),
-        "settings": {
-            "exact_max_rows": settings.exact_max_rows,
-            "exact_max_share": settings.exact_max_share,
-            "hnsw_ef_search": settings.hnsw_ef_search,
-        },
+        "settings": planner_settings(settings),
         "miss_path": asyncio.run(miss_path(settings, query_set)),
     }
     # Fresh texts for the HTTP parts, so their first requests are true misses too.

@@ -20,7 +20,7 @@ import asyncpg
 import psutil
 
 from origin.app import database_dsn
-from origin.bench.miss import miss_path, miss_queries
+from origin.bench.miss import miss_path, miss_queries, planner_settings
 from origin.bench.stats import machine
 from origin.db.vehicles import HNSW_INDEX
 from origin.inventory.demo import seed_demo
@@ -113,11 +113,7 @@ def run_scale(
         "seed": asdict(report),
         "load": load,
         "sizes_mib": asyncio.run(_sizes(dsn)),
-        "settings": {
-            "exact_max_rows": settings.exact_max_rows,
-            "exact_max_share": settings.exact_max_share,
-            "hnsw_ef_search": settings.hnsw_ef_search,
-        },
+        "settings": planner_settings(settings),
         "miss_path": asyncio.run(miss_path(scaled, miss_queries(queries))),
     }
     out = REPO_ROOT / out_dir

@@ -49,13 +49,11 @@ async def count_upto(
     """(matching rows counted up to cap + 1, cap), where cap is `share` of the table's rows (the
     planner's estimate in pg_class, free to read) and at least `floor`: past it, counting would
     cost as much as the exact search it decides on."""
-    cap = (
-        f"(SELECT greatest({int(floor)}, (reltuples * {float(share)})::bigint) "
-        "FROM pg_class WHERE oid = 'vehicles'::regclass)"
-    )
     sql = (
+        f"WITH cap AS (SELECT greatest({int(floor)}, (reltuples * {float(share)})::bigint) AS n "
+        "FROM pg_class WHERE oid = 'vehicles'::regclass) "
         f"SELECT (SELECT count(*) FROM (SELECT 1 FROM vehicles WHERE {where.sql()} "
-        f"LIMIT {cap} + 1) s) AS matches, {cap} AS cap"
+        "LIMIT (SELECT n FROM cap) + 1) s) AS matches, (SELECT n FROM cap) AS cap"
     )
     row = await conn.fetchrow(sql, *where.params)
     return int(row["matches"]), int(row["cap"])

@@ -17,8 +17,8 @@ class Strategy(StrEnum):
     KEYWORD_FALLBACK = "keyword_fallback"
 
 
-def choose_vector_strategy(matches_upto: int, exact_max_rows: int) -> Strategy:
-    """`matches_upto`: the matching rows, counted up to exact_max_rows + 1 (db.count_upto)."""
-    if matches_upto <= exact_max_rows:
+def choose_vector_strategy(matches_upto: int, cap: int) -> Strategy:
+    """`matches_upto`: the matching rows, counted up to cap + 1; both from db.count_upto."""
+    if matches_upto <= cap:
         return Strategy.EXACT_SUBSET
     return Strategy.HNSW_ITERATIVE
