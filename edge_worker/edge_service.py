@@ -1,4 +1,4 @@
-"""The edge read path: rate limits -> route -> KV -> Cache API -> origin, with stale answers and
+"""The edge read path: rate limits -> route -> Cache API -> KV -> origin, with stale answers and
 single flight.
 
 This is the one place the tier order and the stale rules live; the JS shell (`entry.py`) only

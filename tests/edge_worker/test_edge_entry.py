@@ -94,7 +94,11 @@ async def test_popular_answers_are_written_to_kv_with_a_legal_ttl(make_client: A
     key = first.raw_headers["x-cache-key"]
     assert client.kv.ttls[key] == 60
     assert json.loads(client.kv.store[key])["ttl"] == 5
+    # The Cache API is read first; KV answers where this data centre's cache lacks the entry.
+    assert (await client.get("/search?q=suv")).raw_headers["x-cache-layer"] == "cache"
+    del client.runtime.cache.store["https://vsearch-cache.internal/" + key]
     assert (await client.get("/search?q=suv")).raw_headers["x-cache-layer"] == "kv"
+    assert len(client.origin.calls) == 1
 
 
 async def test_stale_served_when_the_origin_raises(make_client: Any) -> None:

@@ -7,6 +7,7 @@ the stub.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -82,12 +83,30 @@ def test_a_different_search_is_a_miss(edge: EdgeHost) -> None:
     assert other.headers["x-cache"] == "MISS"
 
 
-def test_popular_queries_hit_in_kv(edge: EdgeHost, stub: StubOrigin) -> None:
+def test_popular_queries_hit_in_the_cache_here_and_in_kv_elsewhere(
+    origin_url: str, stub: StubOrigin, tmp_path: Path
+) -> None:
+    # KV is global and the Cache API is per data centre: a second host with a copy of the first
+    # one's KV and an empty cache stands for another data centre.
     stub.behaviour.popular = True
-    edge.get("/search?q=white+coupe")
-    edge.idle()
-    hit = edge.get("/search?q=WHITE+coupe")
-    assert (hit.headers["x-cache"], hit.headers["x-cache-layer"]) == ("HIT", "kv")
+    here = EdgeHost(tmp_path / "here", origin_url)
+    try:
+        here.get("/search?q=white+coupe")
+        here.idle()
+        hit = here.get("/search?q=WHITE+coupe")
+        assert (hit.headers["x-cache"], hit.headers["x-cache-layer"]) == ("HIT", "cache")
+    finally:
+        here.stop()
+    shutil.copytree(tmp_path / "here" / "kv", tmp_path / "elsewhere" / "kv")
+    elsewhere = EdgeHost(tmp_path / "elsewhere", origin_url)
+    try:
+        before = calls(stub)
+        remote = elsewhere.get("/search?q=white+COUPE")
+        assert (remote.headers["x-cache"], remote.headers["x-cache-layer"]) == ("HIT", "kv")
+        assert remote.content == hit.content
+        assert calls(stub) == before
+    finally:
+        elsewhere.stop()
 
 
 def test_ttl_expiry_goes_back_to_the_origin(edge: EdgeHost, stub: StubOrigin) -> None:
@@ -145,11 +164,10 @@ def test_every_request_writes_one_analytics_point_counted_by_layer(
     # The worker's own write_analytics into the host's EDGE_ANALYTICS stand-in (the dashboard's
     # edge rates): one data point a request, tallied by its X-Cache and X-Cache-Layer blobs.
     before = analytics_counts(edge)
-    stub.behaviour.popular = True
-    edge.get("/search?q=grey+roadster")  # MISS/origin; KV and cache written
+    edge.get("/search?q=grey+roadster")  # MISS/origin
     edge.idle()
-    edge.get("/search?q=GREY+roadster")  # HIT/kv
-    stub.behaviour.popular, stub.behaviour.ttl, stub.behaviour.swr = False, 1, 30
+    edge.get("/search?q=GREY+roadster")  # HIT/cache
+    stub.behaviour.ttl, stub.behaviour.swr = 1, 30
     edge.get("/search?q=grey+limousine")  # MISS/origin; cache only
     edge.idle()
     edge.get("/search?q=grey+limousine")  # HIT/cache
@@ -159,7 +177,7 @@ def test_every_request_writes_one_analytics_point_counted_by_layer(
     edge.get("/")  # the shopper page: no cache headers
     after = analytics_counts(edge)
     moved = {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
-    assert moved == {"MISS/origin": 2, "HIT/kv": 1, "HIT/cache": 1, "STALE/cache": 1, "-/-": 1}
+    assert moved == {"MISS/origin": 2, "HIT/cache": 2, "STALE/cache": 1, "-/-": 1}
     assert edge.get("/__local/counts").status_code == 401  # the edge admin token only
 
 

@@ -25,7 +25,7 @@ class Edge:
         self.cache = MemoryTier(Layer.CACHE)
         self.background = Background()
         pool = OriginPool(origins, self.origin, timeout_s=0.05, budget_s=1.0, clock=self.clock)
-        self.service = EdgeService(EdgeSettings(), [self.kv, self.cache], pool, clock=self.clock)
+        self.service = EdgeService(EdgeSettings(), [self.cache, self.kv], pool, clock=self.clock)
 
     async def get(self, target: str, method: str = "GET", request_id: str | None = None):  # type: ignore[no-untyped-def]
         headers = {"x-request-id": request_id} if request_id else {}
@@ -52,12 +52,18 @@ async def test_first_request_misses_and_a_second_spelling_hits_the_cache() -> No
     assert edge.kv.writes == []  # not popular
 
 
-async def test_popular_queries_go_to_kv_and_hit_there_first() -> None:
+async def test_popular_queries_go_to_both_tiers_and_kv_answers_where_the_cache_lacks_them() -> None:
     edge = Edge(FakeOrigin(popular=True))
     await edge.get("/search?q=red+suv")
-    hit = await edge.get("/search?q=red+suv")
-    assert (hit.headers["x-cache"], hit.headers["x-cache-layer"]) == ("HIT", "kv")
-    assert edge.kv.writes == edge.cache.writes == [hit.headers["x-cache-key"]]
+    local = await edge.get("/search?q=red+suv")
+    assert (local.headers["x-cache"], local.headers["x-cache-layer"]) == ("HIT", "cache")
+    assert edge.kv.writes == edge.cache.writes == [local.headers["x-cache-key"]]
+    del edge.cache.entries[local.headers["x-cache-key"]]  # as in a data centre it never reached
+    remote = await edge.get("/search?q=red+suv")
+    assert (remote.headers["x-cache"], remote.headers["x-cache-layer"]) == ("HIT", "kv")
+    assert remote.body == local.body
+    assert len(edge.origin.calls) == 1
+    assert edge.cache.writes == [local.headers["x-cache-key"]]  # KV's copy is not copied back
 
 
 async def test_a_different_search_misses() -> None:
