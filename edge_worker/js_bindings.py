@@ -85,7 +85,9 @@ async def js_transport(url: str, headers: Mapping[str, str], timeout_s: float) -
         if signal.aborted:
             raise OriginTimeout(f"{url} did not answer within {timeout_s:.2f}s") from exc
         raise OriginFailure(f"{url} unreachable: {exc}") from exc
-    wanted = {name: _text(response.headers.get(name)) for name in ORIGIN_HEADERS}
+    # The SDK builds a fresh copy of all the headers on every `.headers` access: read it once.
+    headers = response.headers
+    wanted = {name: _text(headers.get(name)) for name in ORIGIN_HEADERS}
     return OriginReply(
         response.status, {name: value for name, value in wanted.items() if value is not None}, body
     )

@@ -257,6 +257,33 @@ def test_kv_and_cache_persist_across_restarts(
         second.stop()
 
 
+def test_a_purge_after_a_restart_finds_what_was_stored_before_it(
+    origin_url: str, stub: StubOrigin, tmp_path: Path
+) -> None:
+    # The host's tag index is a journal on disk: replayed at start, a torn last line skipped.
+    first = EdgeHost(tmp_path / "persist", origin_url)
+    try:
+        keys = {first.get(f"/search?q=olive+{body}").headers["x-cache-key"] for body in BODIES}
+        first.idle()
+        assert first.purge(tags=["v:99"]) != []  # a purge in the journal before the restart
+        keys = {first.get(f"/search?q=olive+{body}").headers["x-cache-key"] for body in BODIES}
+        first.idle()
+    finally:
+        first.stop()
+    with (tmp_path / "persist" / "tag-index.jsonl").open("a") as journal:
+        journal.write('{"key": "torn')
+    second = EdgeHost(tmp_path / "persist", origin_url)
+    try:
+        assert {second.get(f"/search?q=olive+{b}").headers["x-cache"] for b in BODIES} == {"HIT"}
+        assert set(second.purge(tags=["v:12"])) == keys  # the stub tags every answer v:12, v:99
+        assert {second.get(f"/search?q=olive+{b}").headers["x-cache"] for b in BODIES} == {"MISS"}
+    finally:
+        second.stop()
+
+
+BODIES = ("hatchback", "wagon")
+
+
 def test_the_rate_limit_bindings_reject_under_the_real_runtime(
     origin_url: str, stub: StubOrigin, tmp_path: Path
 ) -> None:
