@@ -41,11 +41,13 @@ class Settings:
     statement_cache_size: int = 100
     # Time budget of the vector path (embed + kNN); past it the keyword fallback answers.
     vector_budget_ms: int = 300
-    # At or below this many matching rows, or this share of all rows if more, the planner ranks
-    # the matching subset exactly; above, HNSW. At 1M rows exact ranking of 5% costs ~40 ms,
-    # while HNSW under 5% walks most of the graph (a popular model: 80 texts in 30,597).
+    # At or below this many matching rows the planner ranks the matching subset exactly; above,
+    # the texts its make/model/body/fuel/drivetrain filters select, exactly, if at most
+    # exact_max_texts (~4 us a text: pickup + 4wd, 1,488 texts at 1M, ~10 ms where HNSW walked
+    # ~9,000 texts for 43-106 ms; past ~3,000, HNSW is the faster: sedan, 6,379 texts, 29 ms
+    # exact against 9 ms); else HNSW.
     exact_max_rows: int = 6_000
-    exact_max_share: float = 0.05
+    exact_max_texts: int = 3_000
     # Over the ~17k (100k) to ~31k (1M) distinct texts: recall@10 at 1M 0.981 (200), 0.989 (400),
     # 0.9997 (800); the database p50 at 100k 5.7 ms (200), 8.8 ms (800).
     hnsw_ef_search: int = 400
@@ -131,7 +133,7 @@ _ENV: dict[str, str] = {
     "VSEARCH_STATEMENT_CACHE_SIZE": "statement_cache_size",
     "VSEARCH_VECTOR_BUDGET_MS": "vector_budget_ms",
     "VSEARCH_EXACT_MAX_ROWS": "exact_max_rows",
-    "VSEARCH_EXACT_MAX_SHARE": "exact_max_share",
+    "VSEARCH_EXACT_MAX_TEXTS": "exact_max_texts",
     "VSEARCH_HNSW_EF_SEARCH": "hnsw_ef_search",
     "VSEARCH_HNSW_MAX_SCAN_TUPLES": "hnsw_max_scan_tuples",
     "VSEARCH_EMBED_THREADS": "embed_threads",
@@ -195,10 +197,6 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         raise SettingsError("VSEARCH_READ_TOKEN must differ from VSEARCH_ADMIN_TOKEN")
     if settings.workers < 1:
         raise SettingsError(f"VSEARCH_WORKERS must be at least 1, got {settings.workers}")
-    if not 0.0 <= settings.exact_max_share <= 1.0:
-        raise SettingsError(
-            f"VSEARCH_EXACT_MAX_SHARE must be between 0 and 1, got {settings.exact_max_share}"
-        )
     return settings
 
 

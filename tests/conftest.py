@@ -88,8 +88,13 @@ def inventory(database_url: str, embedder: Any) -> Inventory:
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:
-    # A low exact-subset threshold so the small test inventory exercises the HNSW path too.
-    values: dict[str, Any] = {"exact_max_rows": 300, "vector_budget_ms": 5_000}
+    # Low exact thresholds so the small test inventory (2,331 texts) exercises every path: its
+    # suvs, sedans and pickups (400-1,100 texts) go to HNSW.
+    values: dict[str, Any] = {
+        "exact_max_rows": 300,
+        "exact_max_texts": 200,
+        "vector_budget_ms": 5_000,
+    }
     values.update(overrides)
     return load_settings({}, database_url=database_url, **values)
 

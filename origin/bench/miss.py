@@ -67,7 +67,7 @@ def planner_settings(settings: Settings) -> dict[str, Any]:
     """The settings that decide the miss path's strategy and recall, reported beside its figures."""
     return {
         "exact_max_rows": settings.exact_max_rows,
-        "exact_max_share": settings.exact_max_share,
+        "exact_max_texts": settings.exact_max_texts,
         "hnsw_ef_search": settings.hnsw_ef_search,
     }
 

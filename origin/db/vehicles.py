@@ -11,6 +11,7 @@ import asyncpg
 import numpy as np
 
 from origin.db.sql import Where
+from origin.search.planner import Strategy
 
 RESULT_COLUMNS = (
     "id", "make", "model", "make_name", "model_name", "year", "price", "mileage", "body", "fuel",
@@ -44,19 +45,26 @@ ORDERINGS: dict[str, tuple[str, bool]] = {
 
 
 async def count_upto(
-    conn: asyncpg.Connection, where: Where, floor: int, share: float
-) -> tuple[int, int]:
-    """(matching rows counted up to cap + 1, cap), where cap is `share` of the table's rows (the
-    planner's estimate in pg_class, free to read) and at least `floor`: past it, counting would
-    cost as much as the exact search it decides on."""
+    conn: asyncpg.Connection, where: Where, max_rows: int, max_texts: int
+) -> tuple[int, int | None]:
+    """(matching rows counted up to max_rows + 1, texts the per-text filters select in
+    `text_filters` counted up to max_texts + 1, or None without per-text filters). Each stops at
+    its bound: past it, counting would cost as much as the exact search it decides on."""
+    texts = "NULL"
+    text_sql = where.text_sql()
+    if text_sql is not None:
+        # Rows, not distinct texts: a text has one row unless its listings differ in these
+        # columns, and an upper bound is enough to decide on.
+        texts = (
+            f"(SELECT count(*) FROM (SELECT 1 FROM text_filters WHERE {text_sql} "
+            f"LIMIT {int(max_texts) + 1}) s)"
+        )
     sql = (
-        f"WITH cap AS (SELECT greatest({int(floor)}, (reltuples * {float(share)})::bigint) AS n "
-        "FROM pg_class WHERE oid = 'vehicles'::regclass) "
         f"SELECT (SELECT count(*) FROM (SELECT 1 FROM vehicles WHERE {where.sql()} "
-        "LIMIT (SELECT n FROM cap) + 1) s) AS matches, (SELECT n FROM cap) AS cap"
+        f"LIMIT {int(max_rows) + 1}) s) AS rows, {texts} AS texts"
     )
     row = await conn.fetchrow(sql, *where.params)
-    return int(row["matches"]), int(row["cap"])
+    return int(row["rows"]), None if row["texts"] is None else int(row["texts"])
 
 
 async def knn(
@@ -65,7 +73,7 @@ async def knn(
     vector: np.ndarray,
     k: int,
     *,
-    exact: bool,
+    strategy: Strategy,
     after: tuple[float, int] | None = None,
     ef_search: int = 100,
     max_scan_tuples: int = 20_000,
@@ -73,11 +81,12 @@ async def knn(
     """The k nearest active vehicles by inner product (vectors are L2-normalised), in order of
     (distance, id).
 
-    Both ways rank distinct embedded texts, then take each text's matching listings in id order.
-    exact: the texts of the matching listings (an index-only scan of vehicles_covering), ranked
-    exactly. Otherwise HNSW over the texts with iterative scan: it walks texts nearest first and
-    keeps those that at least one matching listing carries (an index-only check), until enough
-    are found; plain post-filtering would under-fill.
+    Every strategy ranks distinct embedded texts, then takes each text's matching listings in id
+    order. EXACT_SUBSET: the texts of the matching listings (an index-only scan of
+    vehicles_covering), ranked exactly. EXACT_TEXTS: the texts the per-text filters select in
+    `text_filters`, ranked exactly, then walked nearest first keeping those that a matching
+    listing carries (an index-only check each). HNSW_ITERATIVE: the same walk over the HNSW graph
+    with iterative scan, until enough are found; plain post-filtering would under-fill.
     """
     w = Where(first_param=len(where.params) + 1)
     q = w.param(vector)
@@ -90,29 +99,50 @@ async def knn(
             f" AND (texts.distance > {d}::float8 OR (texts.distance = {d}::float8 "
             f"AND id > {i}::bigint))"
         )
-    if exact:
-        # Exact order: the k nearest texts hold the k nearest listings, plus one: on a next page
-        # the first text may have no listing left after the keyset. "+ 0" keeps the HNSW index
-        # out of it.
-        found = f"t.hash IN (SELECT text_hash FROM vehicles WHERE {where.sql()})"
-        order, texts = f"{distance} + 0", int(k) + 1
+    # `text_filters` holds every (text, per-text values) an active listing has had: a superset,
+    # so a text outside it has no matching listing, and one inside still needs the check.
+    text_sql = where.text_sql()
+    listed = "TRUE"
+    if text_sql is not None:
+        listed = f"t.hash IN (SELECT text_hash FROM text_filters WHERE {text_sql})"
+    if strategy is Strategy.EXACT_SUBSET:
+        # The k nearest texts hold the k nearest listings, plus one: on a next page the first
+        # text may have no listing left after the keyset. "+ 0" keeps the HNSW index out of it.
+        texts = (
+            f"SELECT t.hash, {distance} AS distance FROM text_embeddings t "
+            f"WHERE t.hash IN (SELECT text_hash FROM vehicles WHERE {where.sql()}){text_keyset} "
+            f"ORDER BY {distance} + 0 LIMIT {int(k) + 1}"
+        )
+    elif strategy is Strategy.EXACT_TEXTS:
+        # The candidates sorted by `rank` ("+ 0": an HNSW scan without iterative scan would stop
+        # at ef_search rows), then checked lazily in that order (a LATERAL ... LIMIT 1 keeps the
+        # planner from checking them all at once: 1,488 checks -> 22 for pickup + 4wd at 1M).
+        texts = (
+            f"SELECT c.hash, c.distance FROM (SELECT t.hash, {distance} AS distance, "
+            f"{distance} + 0 AS rank FROM text_embeddings t WHERE {listed}{text_keyset} "
+            f"ORDER BY rank) c CROSS JOIN LATERAL (SELECT FROM vehicles WHERE text_hash = c.hash "
+            f"AND {where.sql()} LIMIT 1) carried ORDER BY c.rank LIMIT {int(k) + 1}"
+        )
     else:
         # relaxed_order returns texts only roughly in distance order: take a wider set than the
         # page, so a near neighbour found late still makes it after the exact re-sort below.
-        found = f"EXISTS (SELECT 1 FROM vehicles WHERE text_hash = t.hash AND {where.sql()})"
-        order, texts = distance, max(int(k) + 1, HNSW_MIN_CANDIDATES)
+        texts = (
+            f"SELECT t.hash, {distance} AS distance FROM text_embeddings t WHERE {listed} AND "
+            f"EXISTS (SELECT 1 FROM vehicles WHERE text_hash = t.hash AND {where.sql()})"
+            f"{text_keyset} ORDER BY {distance} "
+            f"LIMIT {max(int(k) + 1, HNSW_MIN_CANDIDATES)}"
+        )
     # "texts.distance + 0": PostgreSQL 17+ takes a CTE's ORDER BY as the order of its output and
     # would stop reading the rough order early (pgvector's README; it cost recall 0.0 on some
     # searches). Per text, the listings come from vehicles_text_hash in id order, k at most.
     sql = (
-        f"WITH texts AS MATERIALIZED (SELECT t.hash, {distance} AS distance "
-        f"FROM text_embeddings t WHERE {found}{text_keyset} ORDER BY {order} LIMIT {texts}) "
+        f"WITH texts AS MATERIALIZED ({texts}) "
         f"SELECT listing.*, texts.distance FROM texts CROSS JOIN LATERAL (SELECT {_SELECT} "
         f"FROM vehicles WHERE text_hash = texts.hash AND {where.sql()}{listing_keyset} "
         f"ORDER BY id LIMIT {int(k)}) listing "
         f"ORDER BY texts.distance + 0, listing.id LIMIT {int(k)}"
     )
-    if exact:
+    if strategy is not Strategy.HNSW_ITERATIVE:
         return list(await conn.fetch(sql, *where.params, *w.params))
     async with conn.transaction(readonly=True):
         await conn.execute(

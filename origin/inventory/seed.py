@@ -168,7 +168,8 @@ async def _load(
     started = time.monotonic()
     async with conn.transaction():
         await conn.execute(f"DROP INDEX IF EXISTS {HNSW_INDEX}")
-        await conn.execute("TRUNCATE vehicles, zips")
+        # text_filters with them: the COPY below refills it (a trigger), without the old texts.
+        await conn.execute("TRUNCATE vehicles, zips, text_filters")
         await conn.copy_records_to_table(
             "zips", records=[tuple(getattr(z, c) for c in ZIP_COLUMNS) for z in zips],
             columns=ZIP_COLUMNS,
@@ -223,7 +224,7 @@ async def _build_index(conn: asyncpg.Connection, dsn: str) -> None:
     finally:
         watcher.cancel()
     # VACUUM sets the visibility map, so the planner's match counts can be index-only scans.
-    await conn.execute("VACUUM (ANALYZE) vehicles, text_embeddings")
+    await conn.execute("VACUUM (ANALYZE) vehicles, text_embeddings, text_filters")
     log.info(
         "seed: HNSW index built",
         extra={"texts": texts, "s": round(time.monotonic() - started, 1)},

@@ -23,6 +23,10 @@ _SET_COLUMNS = {
     "color": "color",
     "dealer": "dealer",
 }
+# The columns the embedded text is built from (make and model names, body, fuel and drive labels:
+# origin/inventory/service.py embed_text), so the listings of one text share their values; their
+# filters also select texts in `text_filters` (migrations/0006_text_filters.sql).
+TEXT_COLUMNS = ("make", "model", "body", "fuel", "drivetrain")
 _RANGE_COLUMNS = {
     "year_min": ("year", ">="),
     "year_max": ("year", "<="),
@@ -56,7 +60,10 @@ def build_where(
     for name, column in _SET_COLUMNS.items():
         values = filters.get(name)
         if values:
-            where.add(f"{column} = ANY({where.param(list(values))}::text[])")  # type: ignore[call-overload]
+            where.add(
+                f"{column} = ANY({where.param(list(values))}::text[])",  # type: ignore[call-overload]
+                per_text=column in TEXT_COLUMNS,
+            )
     for name, (column, op) in _RANGE_COLUMNS.items():
         value = filters.get(name)
         if value is not None:

@@ -247,10 +247,10 @@ class SearchService:
         relevance = query.sort == "relevance"
         k = query.limit + 1 if relevance else SORT_CANDIDATES
         after = (cursor.value, cursor.last_id) if relevance and cursor else None
-        floor, share = self.settings.exact_max_rows, self.settings.exact_max_share
+        max_rows, max_texts = self.settings.exact_max_rows, self.settings.exact_max_texts
         async with self.pool.acquire() as conn:
             # The match count needs no vector: the database counts while the text is embedded.
-            counting = asyncio.ensure_future(db.count_upto(conn, where, floor, share))
+            counting = asyncio.ensure_future(db.count_upto(conn, where, max_rows, max_texts))
             try:
                 vector = await self._vector(query.text, timings)
             except BaseException:
@@ -258,13 +258,14 @@ class SearchService:
                 await asyncio.gather(counting, return_exceptions=True)
                 raise
             started = time.perf_counter()
-            strategy = choose_vector_strategy(*(await counting))
+            rows_upto, texts_upto = await counting
+            strategy = choose_vector_strategy(rows_upto, max_rows, texts_upto, max_texts)
             records = await db.knn(
                 conn,
                 where,
                 vector,
                 k,
-                exact=strategy is Strategy.EXACT_SUBSET,
+                strategy=strategy,
                 after=after,
                 ef_search=self.settings.hnsw_ef_search,
                 max_scan_tuples=self.settings.hnsw_max_scan_tuples,

@@ -37,7 +37,7 @@ def test_a_slow_search_logs_its_strategy_and_stages(
     assert response.headers["x-request-id"] == "slow-1"
     (record,) = [r for r in caplog.records if r.getMessage() == "slow search"]
     assert record.request_id == "slow-1"  # type: ignore[attr-defined]
-    assert record.strategy in ("exact_subset", "hnsw_iterative", "filtered_sort")  # type: ignore[attr-defined]
+    assert record.strategy in ("exact_subset", "exact_texts", "hnsw_iterative", "filtered_sort")  # type: ignore[attr-defined]
     assert record.layer == "database"  # type: ignore[attr-defined]
     assert set(record.stages) >= {"embed_ms", "db_ms", "facets_ms"}  # type: ignore[attr-defined]
     assert record.took_ms > 0  # type: ignore[attr-defined]

@@ -28,7 +28,7 @@ def test_search_returns_the_contract_shape(client: TestClient) -> None:
     assert set(body["results"][0]) >= RESULT_KEYS
     assert body["query"]["filters"] == {"body": ["suv"]}
     assert body["query"]["extracted"] == {"body": ["suv"]}
-    assert body["strategy"] in {"exact_subset", "hnsw_iterative"}
+    assert body["strategy"] in {"exact_subset", "exact_texts", "hnsw_iterative"}
 
 
 def test_results_are_ranked_by_similarity(client: TestClient) -> None:

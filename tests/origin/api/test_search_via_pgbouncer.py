@@ -35,8 +35,8 @@ def pooled_settings(bouncer: Any, database_url: str) -> Settings:
         "VSEARCH_TRANSACTION_POOLER": "1",
         "VSEARCH_DIRECT_DATABASE_URL": database_url,
     }
-    # The rest as the other API tests run it (a low exact threshold exercises HNSW too).
-    return load_settings(environ, exact_max_rows=300, vector_budget_ms=5_000)
+    # The rest as the other API tests run it (low exact thresholds exercise HNSW too).
+    return load_settings(environ, exact_max_rows=300, exact_max_texts=200, vector_budget_ms=5_000)
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,12 @@
-"""The approximate kNN walks distinct texts and joins their listings: the database keeps each
-listing's link to its text, and listings that share a text come back together in id order, as
-exact search returns them, across pages too."""
+"""The kNN ranks distinct texts and joins their listings: the database keeps each listing's link to
+its text and the per-text filter values of every text, and listings that share a text come back
+together in id order, the same whichever way the texts are ranked, across pages too."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -15,7 +16,8 @@ from pgvector.asyncpg import register_vector
 
 from origin.db import vehicles as db
 from origin.db.sql import Where
-from origin.settings import SettingsError, load_settings
+from origin.search.filters import build_where
+from origin.search.planner import Strategy, choose_vector_strategy
 
 
 def _run(database_url: str, work: Any) -> Any:
@@ -52,10 +54,70 @@ def test_every_listing_is_linked_to_its_embedded_text(database_url: str, invento
         assert row["has_text"], row["id"]
 
 
+def test_text_filters_name_every_active_listings_text_and_values(
+    database_url: str, inventory: Any
+) -> None:
+    async def work(conn: asyncpg.Connection) -> list[Any]:
+        return list(
+            await conn.fetch(
+                "SELECT v.id FROM vehicles v WHERE v.status = 'active' AND NOT EXISTS ("
+                "SELECT 1 FROM text_filters f WHERE f.text_hash = v.text_hash AND "
+                "(f.make, f.model, f.body, f.fuel, f.drivetrain) = "
+                "(v.make, v.model, v.body, v.fuel, v.drivetrain))"
+            )
+        )
+
+    assert _run(database_url, work) == []
+
+
+def test_writes_add_their_texts_values(database_url: str, inventory: Any) -> None:
+    async def work(conn: asyncpg.Connection) -> list[bool]:
+        transaction = conn.transaction()
+        await transaction.start()
+        try:  # rolled back: the test database stays as seeded
+            source = await conn.fetchrow("SELECT * FROM vehicles ORDER BY id LIMIT 1")
+            copied = [c for c in await _table_columns(conn) if c not in ("id", "body")]
+            await conn.execute(
+                f"INSERT INTO vehicles (id, body, {', '.join(copied)}) "
+                f"SELECT (SELECT max(id) + 1 FROM vehicles), 'novel-body', {', '.join(copied)} "
+                "FROM vehicles WHERE id = $1",
+                source["id"],
+            )
+            await conn.execute(
+                "UPDATE vehicles SET fuel = 'novel-fuel' WHERE id = $1", source["id"]
+            )
+            return [
+                await conn.fetchval(
+                    "SELECT EXISTS (SELECT 1 FROM text_filters WHERE text_hash = $1 "
+                    "AND body = $2 AND fuel = $3)",
+                    source["text_hash"],
+                    body,
+                    fuel,
+                )
+                for body, fuel in (
+                    ("novel-body", source["fuel"]),  # inserted
+                    (source["body"], "novel-fuel"),  # updated
+                    (source["body"], source["fuel"]),  # kept: never pruned
+                )
+            ]
+        finally:
+            await transaction.rollback()
+
+    assert _run(database_url, work) == [True, True, True]
+
+
+async def _table_columns(conn: asyncpg.Connection) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'vehicles' "
+        "AND is_generated = 'NEVER' ORDER BY ordinal_position"
+    )
+    return [r["column_name"] for r in rows]
+
+
 def test_listings_sharing_a_text_come_back_together_in_id_order(
     database_url: str, inventory: Any
 ) -> None:
-    async def work(conn: asyncpg.Connection) -> tuple[list[int], list[Any], list[Any], list[Any]]:
+    async def work(conn: asyncpg.Connection) -> tuple[list[int], dict[Strategy, list[Any]], Any]:
         shared = await conn.fetchrow(
             "SELECT text_hash, array_agg(id ORDER BY id) AS ids FROM vehicles "
             "WHERE status = 'active' GROUP BY text_hash ORDER BY count(*) DESC, text_hash LIMIT 1"
@@ -65,73 +127,92 @@ def test_listings_sharing_a_text_come_back_together_in_id_order(
         )
         query = np.asarray(vector.to_numpy(), dtype=np.float32)
         k = len(shared["ids"]) + 5
-        approx = await db.knn(conn, _active(), query, k, exact=False)
-        exact = await db.knn(conn, _active(), query, k, exact=True)
+        pages = {s: await db.knn(conn, _active(), query, k, strategy=s) for s in _KNN}
         # The next page, starting inside the group of listings that share the text.
-        second = approx[1]
+        second = pages[Strategy.HNSW_ITERATIVE][1]
         after = (float(second["distance"]), int(second["id"]))
-        rest = await db.knn(conn, _active(), query, 5, exact=False, after=after)
-        return list(shared["ids"]), approx, exact, rest
+        rest = {s: await db.knn(conn, _active(), query, 5, strategy=s, after=after) for s in _KNN}
+        return list(shared["ids"]), pages, rest
 
-    ids, approx, exact, rest = _run(database_url, work)
+    ids, pages, rest = _run(database_url, work)
     assert len(ids) > 7, "the test inventory should have a text shared by several listings"
+    approx = pages[Strategy.HNSW_ITERATIVE]
     assert [r["id"] for r in approx[: len(ids)]] == ids
     assert len({float(r["distance"]) for r in approx[: len(ids)]}) == 1
-    assert [r["id"] for r in approx] == [r["id"] for r in exact]
-    assert [r["id"] for r in rest] == ids[2:7]
+    for strategy in _KNN:
+        assert [r["id"] for r in pages[strategy]] == [r["id"] for r in approx], strategy
+        assert [r["id"] for r in rest[strategy]] == ids[2:7], strategy
 
 
-def test_the_exact_threshold_is_a_share_of_the_inventory_or_the_floor(
-    database_url: str, inventory: Any
-) -> None:
-    async def work(conn: asyncpg.Connection) -> tuple[float, list[tuple[int, int]]]:
-        rows = float(
-            await conn.fetchval("SELECT reltuples FROM pg_class WHERE relname = 'vehicles'")
-        )
-        counts = [
-            await db.count_upto(conn, _active(), floor=10, share=0.5),
-            await db.count_upto(conn, _active(), floor=2_000, share=0.01),
-            await db.count_upto(conn, _active(), floor=10**9, share=0.0),
+_KNN = (Strategy.EXACT_SUBSET, Strategy.EXACT_TEXTS, Strategy.HNSW_ITERATIVE)
+
+
+def test_the_counts_stop_at_their_bounds(database_url: str, inventory: Any) -> None:
+    suvs = build_where({"body": ("suv",)}, None)
+    texts = len({v.embed_text for v in inventory.vehicles if v.body == "suv"})
+    rows = sum(1 for v in inventory.vehicles if v.body == "suv")
+
+    async def work(conn: asyncpg.Connection) -> list[tuple[int, int | None]]:
+        return [
+            await db.count_upto(conn, _active(), max_rows=10, max_texts=10),
+            await db.count_upto(conn, suvs, max_rows=10**9, max_texts=10**9),
+            await db.count_upto(conn, suvs, max_rows=5, max_texts=3),
         ]
-        return rows, counts
 
-    rows, (by_share, by_floor, everything) = _run(database_url, work)
-    assert rows == len(inventory.vehicles)  # analysed by the seed
-    assert by_share == (int(rows * 0.5) + 1, int(rows * 0.5))  # counted one past the cap
-    assert by_floor == (2_001, 2_000)
-    assert everything == (len(inventory.vehicles), 10**9)
+    everything, all_suvs, bounded = _run(database_url, work)
+    assert everything == (11, None)  # counted one past the bound; no per-text filter
+    assert all_suvs == (rows, texts)
+    assert bounded == (6, 4)
 
 
-def test_exact_share_must_be_a_fraction() -> None:
-    assert load_settings({"VSEARCH_EXACT_MAX_SHARE": "0.2"}).exact_max_share == 0.2
-    for bad in ("1.5", "-0.1"):
-        with pytest.raises(SettingsError, match="VSEARCH_EXACT_MAX_SHARE"):
-            load_settings({"VSEARCH_EXACT_MAX_SHARE": bad})
+def test_the_planner_prefers_rows_then_texts_then_the_graph() -> None:
+    assert choose_vector_strategy(300, 300, None, 10) is Strategy.EXACT_SUBSET
+    assert choose_vector_strategy(300, 300, 11, 10) is Strategy.EXACT_SUBSET
+    assert choose_vector_strategy(301, 300, 10, 10) is Strategy.EXACT_TEXTS
+    assert choose_vector_strategy(301, 300, 11, 10) is Strategy.HNSW_ITERATIVE
+    assert choose_vector_strategy(301, 300, None, 10) is Strategy.HNSW_ITERATIVE
 
 
-@pytest.mark.parametrize("body", ["suv", "sedan"])
-def test_hnsw_and_exact_pages_walk_the_same_order(
-    database_url: str, inventory: Any, embedder: Any, body: str
+@pytest.mark.parametrize(
+    ("filters", "matches"),
+    [
+        ({"body": ("suv",)}, lambda v: v.body == "suv"),
+        ({"body": ("sedan",)}, lambda v: v.body == "sedan"),
+        (
+            {"make": ("toyota",), "price_max": 40_000},
+            lambda v: v.make == "toyota" and v.price <= 40_000,
+        ),
+    ],
+    ids=["suv", "sedan", "toyota-under-40k"],
+)
+def test_every_strategy_pages_through_the_same_order(
+    database_url: str,
+    inventory: Any,
+    embedder: Any,
+    filters: dict[str, Any],
+    matches: Callable[[Any], bool],
 ) -> None:
     vector = embedder.embed_query("roomy comfortable family car")
-    where = _active()
-    where.add(f"body = {where.param(body)}")
+    where = build_where(filters, None)
 
-    async def pages(conn: asyncpg.Connection, exact: bool) -> list[int]:
+    async def pages(conn: asyncpg.Connection, strategy: Strategy) -> list[int]:
         ids: list[int] = []
         after = None
         for _ in range(4):
-            rows = await db.knn(conn, where, vector, 10, exact=exact, after=after, ef_search=200)
+            rows = await db.knn(
+                conn, where, vector, 10, strategy=strategy, after=after, ef_search=200
+            )
             ids += [int(r["id"]) for r in rows]
             last = rows[-1]
             after = (float(last["distance"]), int(last["id"]))
         return ids
 
-    async def work(conn: asyncpg.Connection) -> tuple[list[int], list[int]]:
-        return await pages(conn, exact=False), await pages(conn, exact=True)
+    async def work(conn: asyncpg.Connection) -> dict[Strategy, list[int]]:
+        return {s: await pages(conn, s) for s in _KNN}
 
-    approx, exact = _run(database_url, work)
+    walked = _run(database_url, work)
+    exact = walked[Strategy.EXACT_SUBSET]
     assert len(exact) == len(set(exact)) == 40  # no listing twice, none skipped at a page edge
-    matching = {v.id for v in inventory.vehicles if v.body == body}
-    assert set(exact) <= matching
-    assert approx == exact
+    assert set(exact) <= {v.id for v in inventory.vehicles if matches(v)}
+    assert walked[Strategy.EXACT_TEXTS] == exact
+    assert walked[Strategy.HNSW_ITERATIVE] == exact
