@@ -190,9 +190,15 @@ def render(summary: dict[str, Any], png: Path) -> str:
         "## How to read it",
         "",
         "- The local edge is the worker's Python under Pyodide in one Node process with "
-        "miniflare's KV and Cache API (not workerd, not Cloudflare): one thread, so it "
-        "saturates first in the spike. Its latency says little about Cloudflare's; its "
-        "hit/miss behaviour is the real worker code's.",
+        "miniflare's KV and Cache API (not workerd, not Cloudflare), on the same 2 cores as "
+        "everything it fronts. Each KV or Cache API call crosses miniflare's proxy to its "
+        "workerd: a cache hit costs the host ~7 ms of CPU (Node ~5, workerd ~2), a miss ~26 ms "
+        "(Node ~18, workerd ~8: two reads, the origin fetch, a cache write), about what the origin "
+        "spends on the search itself. Through the spike that is more than a core, and the machine "
+        "is saturated: two Pyodide isolates in worker threads were tried and were no faster (the "
+        "thread hops add CPU; spike p95 345-542 ms with one, 471-581 ms with two, alternating "
+        "runs). Its latency says little about Cloudflare's; its hit/miss behaviour is the real "
+        "worker code's.",
         "- nginx sits in front of the origin with caching off, so its hit rate is what a URL key "
         "alone achieves on the same stream; the gap to the canonical-key tiers is what "
         "`vsearch_query.cache_key` adds (tracking ids, word order, spellings, parameters vs "
