@@ -44,8 +44,9 @@ def load(base: str, paths: list[str], clients: int, seconds: float) -> dict[str,
     return asyncio.run(_load(base, paths, clients, seconds))
 
 
-def each_once(base: str, paths: list[str]) -> dict[str, Any]:
-    """One request per path, in order: every request is the first of its kind (a miss)."""
+def each_once(base: str, paths: list[str], label_header: str = "x-cache") -> dict[str, Any]:
+    """One request per path, in order (the first of its kind: a miss, unless asked before);
+    responses are counted by `label_header`."""
     latencies: list[float] = []
     labels: dict[str, int] = {}
     with httpx.Client(base_url=base, timeout=30) as client:
@@ -53,6 +54,6 @@ def each_once(base: str, paths: list[str]) -> dict[str, Any]:
             started = time.perf_counter()
             response = client.get(path)
             latencies.append((time.perf_counter() - started) * 1000)
-            label = response.headers.get("x-cache", str(response.status_code))
+            label = response.headers.get(label_header, str(response.status_code))
             labels[label] = labels.get(label, 0) + 1
     return {"requests": len(paths), "latency_ms": summary(latencies), "responses": labels}

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from origin.bench import http, procs
+from origin.bench import http, procs, stack
 from origin.bench.miss import miss_path, miss_queries, planner_settings
 from origin.bench.report import write_report
 from origin.bench.stats import machine
@@ -26,6 +26,22 @@ def _origin_http(base: str, queries: list[str], seconds: float) -> dict[str, Any
         "healthz_8": http.load(base, ["/healthz"], 8, seconds / 2),
         "repeat_8": http.load(base, paths, 8, seconds),
     }
+
+
+def _redis_hits(queries: list[str]) -> dict[str, Any]:
+    """Searches answered by Redis: an origin with Redis and no L1, every path asked twice."""
+    redis_process, redis_url = stack.start_redis()
+    try:
+        origin, base = procs.start_origin({"REDIS_URL": redis_url, "VSEARCH_L1_MAX_ENTRIES": "0"})
+        try:
+            paths = [f"/v1/search?{q}" for q in queries]
+            http.each_once(base, paths)  # misses: each answer is stored in Redis
+            return http.each_once(base, paths, label_header="x-cache-layer")
+        finally:
+            procs.stop(origin)
+    finally:
+        redis_process.terminate()
+        redis_process.wait(timeout=10)
 
 
 def _edge(origin: str, queries: list[str], seconds: float) -> dict[str, Any]:
@@ -62,6 +78,8 @@ def run_bench(settings: Settings, *, queries: int, out_dir: str, seconds: float 
         result["edge"] = _edge(base, edge_queries, seconds)
     finally:
         procs.stop(origin)
+    redis_queries = [q.replace("q=fresh+", "q=redis+", 1) for q in http_queries]
+    result["origin_http"]["redis_1"] = _redis_hits(redis_queries)
     out = REPO_ROOT / out_dir
     out.mkdir(parents=True, exist_ok=True)
     stamp = result["when"].replace(":", "")
