@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import psutil
 
-from origin.bench import scenario, stack, workload
+from origin.bench import procs, scenario, stack, workload
 from origin.bench.load_report import summarise, write_report
 from origin.bench.stats import machine
 from origin.bench.workload import Request
@@ -283,8 +283,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
                 print(f"[loadtest] {name}: {stack.DESCRIPTIONS[name]}", file=sys.stderr)
                 result["targets"].append(run_target(name, args, settings, redis_url, files))
     finally:
-        redis_process.terminate()
-        redis_process.wait(timeout=10)
+        procs.stop(redis_process, timeout_s=10)
     return _write(result, args)
 
 

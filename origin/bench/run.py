@@ -40,8 +40,7 @@ def _redis_hits(queries: list[str]) -> dict[str, Any]:
         finally:
             procs.stop(origin)
     finally:
-        redis_process.terminate()
-        redis_process.wait(timeout=10)
+        procs.stop(redis_process, timeout_s=10)
 
 
 def _edge(origin: str, queries: list[str], seconds: float) -> dict[str, Any]:
