@@ -15,6 +15,7 @@ from vsearch_query import parse_search
 from origin.api.render import encode
 from origin.app import database_dsn
 from origin.bench.stats import summary
+from origin.db.migrate import migrate_database
 from origin.db.pool import create_pool
 from origin.search.service import SearchService
 from origin.settings import Settings
@@ -87,7 +88,10 @@ async def miss_path(settings: Settings, queries: list[str]) -> dict[str, Any]:
     # The ground truth scans every match exactly: over 1M vehicles that takes seconds, past the
     # serving statement timeout, and a truth that fell back to keywords would be no truth.
     unbounded = replace(settings, vector_budget_ms=600_000, statement_timeout_ms=600_000)
-    pool = await create_pool(database_dsn(settings), unbounded)
+    dsn = database_dsn(settings)
+    # As the origin does at start: a checkout with a new migration benchmarks its schema.
+    await migrate_database(settings.direct_database_url or dsn)
+    pool = await create_pool(dsn, unbounded)
     planned = SearchService(pool, embedder.embed_query, unbounded)
     exact = SearchService(pool, embedder.embed_query, replace(unbounded, exact_max_rows=10**9))
     stages: dict[str, list[float]] = {

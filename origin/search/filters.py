@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from origin.db.sql import Where
+from origin.db.vehicles import COUNTS_PRICE_STEP, COUNTS_PRICE_TOP
 
 EARTH_RADIUS_MI = 3958.8
 MILES_PER_DEGREE_LAT = 69.0
@@ -79,3 +80,39 @@ def build_where(
         where.add(f"lon BETWEEN {lon} - {dlon:.6f} AND {lon} + {dlon:.6f}")
         where.add(f"{distance_sql(lat, lon)} <= {where.param(float(radius))}::float8")
     return where
+
+
+def build_counts_where(filters: Mapping[str, object], origin: GeoPoint | None) -> Where | None:
+    """The filters as a WHERE clause over `facet_counts` (migrations/0007_facet_counts.sql), or
+    None when one needs the listings: a column the table does not keep (colour, mileage, place,
+    ...) or a price between its steps. Must select what build_where selects (a test compares)."""
+    where = Where()
+    for name, column in _SET_COLUMNS.items():
+        values = filters.get(name)
+        if not values:
+            continue
+        if column not in TEXT_COLUMNS:
+            return None
+        where.add(f"{column} = ANY({where.param(list(values))}::text[])")  # type: ignore[call-overload]
+    for name, (column, op) in _RANGE_COLUMNS.items():
+        value = filters.get(name)
+        if value is None:
+            continue
+        if column == "year":
+            where.add(f"year {op} {where.param(value)}::int")
+        elif column == "price" and isinstance(value, int) and _on_price_step(value):
+            price = where.param(value)
+            where.add(
+                f"price_floor >= {price}::int"
+                if op == ">="
+                else f"(price_floor < {price}::int OR (price_floor = {price}::int AND at_floor))"
+            )
+        else:
+            return None
+    if origin is not None and isinstance(filters.get("radius_mi"), int):
+        return None
+    return where
+
+
+def _on_price_step(price: int) -> bool:
+    return price % COUNTS_PRICE_STEP == 0 and 0 <= price <= COUNTS_PRICE_TOP

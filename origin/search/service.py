@@ -24,7 +24,7 @@ from origin.db import vehicles as db
 from origin.errors import BadRequest, ServiceUnavailable
 from origin.metrics import DB_CIRCUIT_OPEN
 from origin.search.cursor import Cursor, decode_cursor, encode_cursor
-from origin.search.filters import GeoPoint, build_where, distance_sql
+from origin.search.filters import GeoPoint, build_counts_where, build_where, distance_sql
 from origin.search.planner import Strategy, choose_vector_strategy
 from origin.settings import Settings
 from origin.types import JSONDict
@@ -200,8 +200,13 @@ class SearchService:
             done.exception()  # retrieved: the searches that awaited it got it already
 
     async def _facets_fetch(self, key: str, query: SearchQuery, point: GeoPoint | None) -> JSONDict:
+        counts_where = build_counts_where(query.filters, point)
         async with self.pool.acquire() as conn:
-            result: JSONDict = await db.facets(conn, build_where(query.filters, point))
+            result: JSONDict = await (
+                db.facets(conn, build_where(query.filters, point))
+                if counts_where is None
+                else db.facets_from_counts(conn, counts_where)
+            )
         self._facets_cache.put(key, (time.monotonic() + FACETS_TTL_S, result, time.monotonic()))
         return result
 
