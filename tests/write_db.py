@@ -104,3 +104,16 @@ def wait_done(dsn: str, event_ids: Sequence[int], timeout_s: float = 15.0) -> fl
 
 def pending_count(dsn: str) -> int:
     return int(fetch(dsn, "SELECT count(*) AS n FROM purge_outbox WHERE done_at IS NULL")[0]["n"])
+
+
+_FACET_KEY = "make, model, body, fuel, drivetrain, year, price_floor, at_floor"
+# Keys of `facet_counts` whose count differs from a count of the listings (zero rows count as
+# absent); the listings' key is computed here, independently of the migration's function.
+FACET_COUNT_DRIFT_SQL = (
+    f"SELECT * FROM (SELECT {_FACET_KEY}, n FROM facet_counts WHERE n <> 0) kept "
+    "FULL JOIN (SELECT make, model, body, fuel, drivetrain, year, "
+    "least(price - price % 5000, 100000) AS price_floor, "
+    "price = least(price - price % 5000, 100000) AS at_floor, count(*)::int AS n "
+    "FROM vehicles WHERE status = 'active' GROUP BY 1, 2, 3, 4, 5, 6, 7, 8) counted "
+    f"USING ({_FACET_KEY}) WHERE kept.n IS DISTINCT FROM counted.n"
+)

@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 import numpy as np
+from pgvector import Vector
 
 from origin.catalog.inventory import BODY_LABELS, DRIVE_LABELS, FUEL_LABELS
 from origin.db import outbox
@@ -26,9 +27,17 @@ WRITE_COLUMNS = (*VEHICLE_TABLE_COLUMNS, "status")
 # What a change is compared on (the vector follows embed_text).
 _COMPARED = tuple(c for c in WRITE_COLUMNS if c != "embedding")
 _PLACES = ("lat", "lon", "city", "state", "region")
+# Parameter types of the columns that are not text, for the arrays _UPSERT unnests.
+_NOT_TEXT = {"id": "bigint", "year": "smallint", "price": "integer", "mileage": "integer",
+             "lat": "float8", "lon": "float8", "embedding": "vector"}  # fmt: skip
+# One statement for every row of a write, in id order: the statement triggers (text_filters,
+# facet_counts) then run once and take their shared rows in key order, so concurrent writes
+# cannot deadlock on them; one statement per row would take them in the rows' order.
 _UPSERT = (
     f"INSERT INTO vehicles ({', '.join(WRITE_COLUMNS)}, updated_at) "
-    f"VALUES ({', '.join(f'${i}' for i in range(1, len(WRITE_COLUMNS) + 1))}, now()) "
+    f"SELECT {', '.join(WRITE_COLUMNS)}, now() FROM unnest("
+    + ", ".join(f"${i}::{_NOT_TEXT.get(c, 'text')}[]" for i, c in enumerate(WRITE_COLUMNS, 1))
+    + f") AS written ({', '.join(WRITE_COLUMNS)}) ORDER BY id "
     "ON CONFLICT (id) DO UPDATE SET "
     + ", ".join(f"{c} = EXCLUDED.{c}" for c in WRITE_COLUMNS if c != "id")
     + ", updated_at = now()"
@@ -121,9 +130,7 @@ class InventoryService:
             async with conn.transaction():
                 old = await _lock_rows(conn, [vid for vid, _ in items])
                 changed = [r for r in rows if _differs(old.get(r["id"]), r)]
-                await conn.executemany(
-                    _UPSERT, [_record(r, vectors[r["embed_text"]]) for r in changed]
-                )
+                await _upsert(conn, [(r, vectors[r["embed_text"]]) for r in changed])
                 tags = merge_write_tags([write_tags(r["id"], old.get(r["id"]), r) for r in changed])
                 event = await _enqueue(conn, tags, reason="bulk" if many else "put")
         created = sum(1 for r in changed if r["id"] not in old)
@@ -141,7 +148,7 @@ class InventoryService:
             if _differs(old, row):
                 # Inside the lock: a re-embed costs ~5 ms, and the row must not change meanwhile.
                 vectors = await self._vectors(conn, [row["embed_text"]])
-                await conn.execute(_UPSERT, *_record(row, vectors[row["embed_text"]]))
+                await _upsert(conn, [(row, vectors[row["embed_text"]])])
                 tags = write_tags(vehicle_id, old, row)
                 event = await _enqueue(conn, tags, reason=f"patch:{','.join(sorted(fields))}")
             vehicle = await db.get_vehicle(conn, vehicle_id)
@@ -222,8 +229,20 @@ def _differs(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
     return old is None or any(old[c] != new[c] for c in _COMPARED)
 
 
-def _record(row: Mapping[str, Any], vector: Any) -> tuple[Any, ...]:
-    return tuple(vector if c == "embedding" else row[c] for c in WRITE_COLUMNS)
+async def _upsert(conn: asyncpg.Connection, rows: Sequence[tuple[JSONDict, Any]]) -> None:
+    """Writes (row, vector) pairs, as one column array each."""
+    if not rows:
+        return
+    columns = [
+        [_as_vector(vector) if c == "embedding" else row[c] for row, vector in rows]
+        for c in WRITE_COLUMNS
+    ]
+    await conn.execute(_UPSERT, *columns)
+
+
+def _as_vector(vector: Any) -> Vector:
+    # In an array, asyncpg would take a bare ndarray for one more dimension of the array.
+    return vector if isinstance(vector, Vector) else Vector(vector)
 
 
 def _public(record: asyncpg.Record | None) -> JSONDict | None:

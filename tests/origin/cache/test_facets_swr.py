@@ -57,15 +57,19 @@ async def test_concurrent_searches_with_the_same_filters_share_one_facets_query(
     service: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = 0
-    real = module.db.facets
 
-    async def counting(*args: Any, **kwargs: Any) -> Any:
-        nonlocal calls
-        calls += 1
-        await asyncio.sleep(0.05)  # long enough for the others to arrive while it runs
-        return await real(*args, **kwargs)
+    def counted(real: Any) -> Any:
+        async def counting(*args: Any, **kwargs: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            await asyncio.sleep(0.05)  # long enough for the others to arrive while it runs
+            return await real(*args, **kwargs)
 
-    monkeypatch.setattr(module.db, "facets", counting)
+        return counting
+
+    # From the listings or from facet_counts, whichever the filters need.
+    for name in ("facets", "facets_from_counts"):
+        monkeypatch.setattr(module.db, name, counted(getattr(module.db, name)))
     words = ("family", "cheap", "quiet", "safe")
     outcomes = await asyncio.gather(
         *(service.search(parse_search(f"q={w}&fuel=hybrid&drivetrain=awd")) for w in words)

@@ -4,13 +4,14 @@ authenticated and validated, and after their purge the search shows the change."
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
 import pytest
 import redis
 from starlette.testclient import TestClient
-from write_db import fetch, wait_done
+from write_db import FACET_COUNT_DRIFT_SQL, fetch, wait_done
 
 from origin.settings import Settings
 
@@ -241,6 +242,30 @@ def test_bulk_upsert_is_one_transaction_and_one_event(client: TestClient) -> Non
     assert fetch(db, "SELECT price FROM vehicles WHERE id = $1", vehicles[0]["id"])[0][
         "price"
     ] == 20_000  # fmt: skip
+
+
+def test_concurrent_bulk_writes_sharing_facet_counts_both_land(client: TestClient) -> None:
+    """Two bulk writes whose rows move the same facet counts in opposite orders: each takes the
+    counts in key order (one statement a write), so neither deadlocks and no count drifts."""
+    db = client.app.state.settings.database_url
+    n = 150
+    first = [1_100_000 + i for i in range(n)]
+    second = [1_100_200 + i for i in range(n)]
+    created = [{"id": vid, **new_vehicle()} for vid in first + second]
+    client.post("/v1/vehicles/bulk", json={"vehicles": created}, headers=AUTH).raise_for_status()
+
+    def write(vids: list[int], years: list[int]) -> int:
+        vehicles = [{"id": v, **new_vehicle(year=y)} for v, y in zip(vids, years, strict=True)]
+        response = client.post("/v1/vehicles/bulk", json={"vehicles": vehicles}, headers=AUTH)
+        return response.status_code
+
+    years = [1990 + i % 30 for i in range(n)]
+    with ThreadPoolExecutor(2) as pool:
+        for round_ in range(3):
+            mine = [y + round_ for y in years]
+            statuses = pool.map(write, [first, second], [mine, mine[::-1]])
+            assert list(statuses) == [200, 200]
+    assert fetch(db, FACET_COUNT_DRIFT_SQL) == []
 
 
 def test_a_description_change_re_embeds(client: TestClient) -> None:
