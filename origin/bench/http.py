@@ -44,10 +44,14 @@ def load(base: str, paths: list[str], clients: int, seconds: float) -> dict[str,
     return asyncio.run(_load(base, paths, clients, seconds))
 
 
-def each_once(base: str, paths: list[str], label_header: str = "x-cache") -> dict[str, Any]:
+def each_once(
+    base: str, paths: list[str], label_header: str = "x-cache", baseline: str | None = None
+) -> dict[str, Any]:
     """One request per path, in order (the first of its kind: a miss, unless asked before);
-    responses are counted by `label_header`."""
+    responses are counted by `label_header`. With `baseline`, that path is asked after each one,
+    on the same connection: the machine's noise in the same seconds ("baseline_ms")."""
     latencies: list[float] = []
+    beside: list[float] = []
     labels: dict[str, int] = {}
     with httpx.Client(base_url=base, timeout=30) as client:
         for path in paths:
@@ -56,4 +60,11 @@ def each_once(base: str, paths: list[str], label_header: str = "x-cache") -> dic
             latencies.append((time.perf_counter() - started) * 1000)
             label = response.headers.get(label_header, str(response.status_code))
             labels[label] = labels.get(label, 0) + 1
-    return {"requests": len(paths), "latency_ms": summary(latencies), "responses": labels}
+            if baseline is not None:
+                started = time.perf_counter()
+                client.get(baseline).raise_for_status()
+                beside.append((time.perf_counter() - started) * 1000)
+    result = {"requests": len(paths), "latency_ms": summary(latencies), "responses": labels}
+    if beside:
+        result["baseline_ms"] = summary(beside)
+    return result

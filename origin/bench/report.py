@@ -26,13 +26,25 @@ def _latency_rows(label: str, figures: dict[str, Any]) -> str:
     return _row([label, lat["p50"], lat["p95"], lat["p99"], figures.get("qps", ""), responses])
 
 
+def _beside_rows(label: str, figures: dict[str, Any]) -> list[str]:
+    beside = figures.get("baseline_ms")
+    return [] if beside is None else [_latency_rows(label, {"latency_ms": beside})]
+
+
 def _redis_goal(redis: dict[str, Any], healthz: dict[str, Any]) -> str:
-    """The goal is judged over HTTP, so the /healthz round trip beside it is part of the figure."""
+    """The goal is judged over HTTP, so the /healthz round trip beside it is part of the figure:
+    asked after each hit on the same origin when the run has it (same seconds, same noise)."""
     p95 = redis["latency_ms"]["p95"]
     verdict = "met" if p95 <= 3 and set(redis["responses"]) == {"redis"} else "NOT met"
+    beside = redis.get("baseline_ms")
+    baseline = (
+        f"a /healthz round trip asked after each hit is p95 {beside['p95']} ms"
+        if beside
+        else f"a /healthz round trip is p95 {healthz['latency_ms']['p95']} ms"
+    )
     return (
         f"Goal: Redis hit p95 <= 3 ms at one client: **{verdict}** (p95 {p95} ms over HTTP, "
-        f"where a /healthz round trip is p95 {healthz['latency_ms']['p95']} ms).\n"
+        f"where {baseline}).\n"
     )
 
 
@@ -81,6 +93,7 @@ def render(result: dict[str, Any]) -> str:
             _latency_rows("search, repeated: L1 hit (1 client)", http["repeat_1"]),
             _latency_rows("search, repeated: L1 hit (8 clients)", http["repeat_8"]),
             _latency_rows("search, Redis hit (1 client; L1 off)", http["redis_1"]),
+            *_beside_rows("baseline: /healthz after each Redis hit", http["redis_1"]),
             _latency_rows("baseline: /healthz (1 client)", http["healthz_1"]),
             _latency_rows("baseline: /healthz (8 clients)", http["healthz_8"]),
             "",

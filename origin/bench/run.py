@@ -36,7 +36,7 @@ def _redis_hits(queries: list[str]) -> dict[str, Any]:
         try:
             paths = [f"/v1/search?{q}" for q in queries]
             http.each_once(base, paths)  # misses: each answer is stored in Redis
-            return http.each_once(base, paths, label_header="x-cache-layer")
+            return http.each_once(base, paths, label_header="x-cache-layer", baseline="/healthz")
         finally:
             procs.stop(origin)
     finally:

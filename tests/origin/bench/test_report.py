@@ -52,3 +52,12 @@ def test_the_redis_hit_goal_is_judged_from_the_redis_run(
     report = render(_result(p95, layers))
     assert f"Goal: Redis hit p95 <= 3 ms at one client: **{verdict}** (p95 {p95} ms" in report
     assert "| search, Redis hit (1 client; L1 off) |" in report
+
+
+def test_the_redis_goal_names_the_healthz_round_trip_asked_beside_the_hits() -> None:
+    result = _result(2.4, {"redis": 100})
+    assert "where a /healthz round trip is p95 1.5 ms" in render(result)
+    result["origin_http"]["redis_1"]["baseline_ms"] = {"p50": 0.7, "p95": 0.9, "p99": 1, "mean": 1}
+    report = render(result)
+    assert "where a /healthz round trip asked after each hit is p95 0.9 ms" in report
+    assert "| baseline: /healthz after each Redis hit | 0.7 | 0.9 | 1 |" in report
