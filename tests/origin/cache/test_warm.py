@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 import redis
+from servers import serve_in_thread
 from starlette.testclient import TestClient
 from vsearch_query import cache_key, parse_search
 
@@ -31,12 +31,8 @@ class _EdgeStub(BaseHTTPRequestHandler):
 @pytest.fixture
 def edge_stub() -> Iterator[str]:
     _EdgeStub.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _EdgeStub)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve_in_thread(_EdgeStub) as base:
+        yield base
 
 
 def test_warm_refills_redis_and_the_edge_with_popular_queries(
