@@ -9,6 +9,18 @@
 -- price_floor >= P, price <= P is price_floor < P or (price_floor = P and at_floor). The facet
 -- price bands start at steps too. Filters on other columns (colour, mileage, place, ...) and
 -- prices between steps still count the listings (origin/search/filters.py says which).
+
+-- Writers wait until this commits: a write between the fill below and the triggers' creation
+-- would be counted by neither. Readers go on.
+LOCK TABLE vehicles IN SHARE ROW EXCLUSIVE MODE;
+
+-- 0006 filled text_filters without this lock; a write in that window could have left a text
+-- out. Filled again here, under it (ON CONFLICT: only what is missing).
+INSERT INTO text_filters (text_hash, make, model, body, fuel, drivetrain)
+SELECT DISTINCT text_hash, make, model, body, fuel, drivetrain FROM vehicles
+WHERE status = 'active'
+ON CONFLICT DO NOTHING;
+
 CREATE TABLE facet_counts (
     make        text NOT NULL,
     model       text NOT NULL,
