@@ -49,6 +49,12 @@ SEARCH_STRATEGY = Counter(
     "Searches run, by strategy (exact, hnsw, keyword_fallback, ...).",
     ["strategy"],
 )
+FACETS_COMPUTED = Counter(
+    "vsearch_facets_computed_total",
+    "Facet counts computed (the facets cache missed), by source: counts (facet_counts) or "
+    "listings (a GROUP BY over the matching listings).",
+    ["source"],
+)
 REDIS_ERRORS = Counter("vsearch_redis_errors_total", "Redis calls that failed or timed out.")
 DB_CIRCUIT_OPEN = Gauge(
     "vsearch_db_circuit_open",

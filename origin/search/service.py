@@ -22,7 +22,7 @@ from vsearch_query import SearchQuery, cache_key, canonical_form, query_tags
 from origin.cache.breaker import CircuitBreaker
 from origin.db import vehicles as db
 from origin.errors import BadRequest, ServiceUnavailable
-from origin.metrics import DB_CIRCUIT_OPEN
+from origin.metrics import DB_CIRCUIT_OPEN, FACETS_COMPUTED
 from origin.search.cursor import Cursor, decode_cursor, encode_cursor
 from origin.search.filters import GeoPoint, build_counts_where, build_where, distance_sql
 from origin.search.planner import Strategy, choose_vector_strategy
@@ -201,6 +201,7 @@ class SearchService:
 
     async def _facets_fetch(self, key: str, query: SearchQuery, point: GeoPoint | None) -> JSONDict:
         counts_where = build_counts_where(query.filters, point)
+        FACETS_COMPUTED.labels(source="listings" if counts_where is None else "counts").inc()
         async with self.pool.acquire() as conn:
             result: JSONDict = await (
                 db.facets(conn, build_where(query.filters, point))

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from vsearch_query import parse_search
 
 from origin.search import service as module
@@ -77,3 +78,16 @@ async def test_concurrent_searches_with_the_same_filters_share_one_facets_query(
     assert calls == 1
     assert all(o.body["facets"] == outcomes[0].body["facets"] for o in outcomes)
     assert outcomes[0].body["facets"]["total"] >= 0
+
+
+async def test_computed_facets_are_counted_by_source(service: Any) -> None:
+    def computed(source: str) -> float:
+        value = REGISTRY.get_sample_value("vsearch_facets_computed_total", {"source": source})
+        return value or 0.0
+
+    before = {source: computed(source) for source in ("counts", "listings")}
+    await service.search(parse_search("q=metric+check&body=wagon&price_max=40000"))
+    await service.search(parse_search("q=metric+check&body=wagon&color=green"))
+    await service.search(parse_search("q=other+words&body=wagon&color=green"))  # cached facets
+    assert computed("counts") - before["counts"] == 1
+    assert computed("listings") - before["listings"] == 1
