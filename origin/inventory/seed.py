@@ -21,7 +21,7 @@ import numpy as np
 from pgvector.asyncpg import register_vector
 
 from origin.db.migrate import migrate
-from origin.db.vehicles import HNSW_INDEX, HNSW_INDEX_SQL
+from origin.db.vehicles import HNSW_INDEXES, HNSW_INDEXES_SQL
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +167,8 @@ async def _load(
 ) -> None:
     started = time.monotonic()
     async with conn.transaction():
-        await conn.execute(f"DROP INDEX IF EXISTS {HNSW_INDEX}")
+        for index in HNSW_INDEXES:
+            await conn.execute(f"DROP INDEX IF EXISTS {index}")
         # text_filters with them: the COPY below refills it (a trigger), without the old texts.
         await conn.execute("TRUNCATE vehicles, zips, text_filters")
         await conn.copy_records_to_table(
@@ -220,7 +221,8 @@ async def _build_index(conn: asyncpg.Connection, dsn: str) -> None:
     await conn.execute("SET max_parallel_maintenance_workers = 1")
     watcher = asyncio.create_task(_watch_index_build(dsn))
     try:
-        await conn.execute(HNSW_INDEX_SQL)
+        for index_sql in HNSW_INDEXES_SQL:
+            await conn.execute(index_sql)
     finally:
         watcher.cancel()
     # VACUUM sets the visibility map, so the planner's match counts can be index-only scans.

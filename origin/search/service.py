@@ -275,6 +275,7 @@ class SearchService:
                 after=after,
                 ef_search=self.settings.hnsw_ef_search,
                 max_scan_tuples=self.settings.hnsw_max_scan_tuples,
+                body=_only(query.filters.get("body")),
             )
         timings.db_ms = (time.perf_counter() - started) * 1000
         rows = [_with_score(r, point) for r in records]
@@ -359,6 +360,13 @@ async def _within(work: Coroutine[Any, Any, _T], budget_s: float) -> _T:
     _winding_down.add(task)
     task.add_done_callback(_wound_down)
     raise TimeoutError(f"over the {budget_s * 1000:.0f} ms budget")
+
+
+def _only(values: object) -> str | None:
+    """The value of a one-value set filter, else None."""
+    if isinstance(values, (list, tuple)) and len(values) == 1 and isinstance(values[0], str):
+        return values[0]
+    return None
 
 
 _winding_down: set[asyncio.Future[Any]] = set()

@@ -1,6 +1,7 @@
 """The kNN ranks distinct texts and joins their listings: the database keeps each listing's link to
 its text and the per-text filter values of every text, and listings that share a text come back
-together in id order, the same whichever way the texts are ranked, across pages too."""
+together in id order, the same whichever way the texts are ranked, across pages too; every text
+knows its body, and a search filtered to one body walks that body's own HNSW graph."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 from pgvector.asyncpg import register_vector
 
+from origin.catalog.inventory import BODY_LABELS
 from origin.db import vehicles as db
 from origin.db.sql import Where
 from origin.search.filters import build_where
@@ -195,12 +197,14 @@ def test_every_strategy_pages_through_the_same_order(
     vector = embedder.embed_query("roomy comfortable family car")
     where = build_where(filters, None)
 
+    body = filters["body"][0] if len(filters.get("body", ())) == 1 else None
+
     async def pages(conn: asyncpg.Connection, strategy: Strategy) -> list[int]:
         ids: list[int] = []
         after = None
         for _ in range(4):
             rows = await db.knn(
-                conn, where, vector, 10, strategy=strategy, after=after, ef_search=200
+                conn, where, vector, 10, strategy=strategy, after=after, ef_search=200, body=body
             )
             ids += [int(r["id"]) for r in rows]
             last = rows[-1]
@@ -216,3 +220,100 @@ def test_every_strategy_pages_through_the_same_order(
     assert set(exact) <= {v.id for v in inventory.vehicles if matches(v)}
     assert walked[Strategy.EXACT_TEXTS] == exact
     assert walked[Strategy.HNSW_ITERATIVE] == exact
+
+
+# One HNSW graph per body type (migrations/0008_text_body.sql).
+
+
+def test_a_text_has_one_body_because_its_label_names_one() -> None:
+    # embed_text writes the body's label into the text: two bodies with one label would share
+    # texts, and a text's graph could then hold only one of them.
+    assert len(set(BODY_LABELS.values())) == len(BODY_LABELS)
+
+
+def test_every_catalog_body_has_its_graph(database_url: str, inventory: Any) -> None:
+    async def work(conn: asyncpg.Connection) -> dict[str, str]:
+        rows = await conn.fetch(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'text_embeddings' "
+            "AND indexname LIKE 'text_embeddings_hnsw%'"
+        )
+        return {r["indexname"]: r["indexdef"] for r in rows}
+
+    indexes = _run(database_url, work)
+    assert set(db.BODY_GRAPHS) == set(BODY_LABELS)
+    assert set(indexes) == set(db.HNSW_INDEXES)
+    for body in db.BODY_GRAPHS:
+        assert indexes[f"text_embeddings_hnsw_{body}"].endswith(f"WHERE (body = '{body}'::text)")
+
+
+def test_every_listed_text_knows_its_body(database_url: str, inventory: Any) -> None:
+    async def work(conn: asyncpg.Connection) -> list[Any]:
+        return list(
+            await conn.fetch(
+                "SELECT v.id FROM vehicles v JOIN text_embeddings t ON t.hash = v.text_hash "
+                "WHERE v.status = 'active' AND t.body IS DISTINCT FROM v.body"
+            )
+        )
+
+    assert _run(database_url, work) == []
+
+
+def test_a_new_text_gets_its_body_from_its_first_listing(database_url: str, inventory: Any) -> None:
+    async def work(conn: asyncpg.Connection) -> tuple[Any, Any]:
+        transaction = conn.transaction()
+        await transaction.start()
+        try:  # rolled back: the test database stays as seeded
+            source = await conn.fetchrow("SELECT * FROM vehicles ORDER BY id LIMIT 1")
+            text = source["embed_text"] + " A text no listing had."
+            await conn.execute(
+                "INSERT INTO text_embeddings (hash, model, embedding) "
+                "SELECT sha256(convert_to($1, 'UTF8')), model, embedding FROM text_embeddings "
+                "WHERE hash = $2",
+                text,
+                source["text_hash"],
+            )
+            cached = await conn.fetchval(
+                "SELECT body FROM text_embeddings WHERE hash = sha256(convert_to($1, 'UTF8'))", text
+            )
+            await conn.execute(
+                "UPDATE vehicles SET embed_text = $1 WHERE id = $2", text, source["id"]
+            )
+            listed = await conn.fetchval(
+                "SELECT body FROM text_embeddings WHERE hash = sha256(convert_to($1, 'UTF8'))", text
+            )
+            return cached, (listed, source["body"])
+        finally:
+            await transaction.rollback()
+
+    cached, (listed, body) = _run(database_url, work)
+    assert cached is None and listed == body
+
+
+@pytest.mark.parametrize("body", ["sedan", "pickup"])
+def test_a_one_body_search_walks_that_bodys_graph(
+    database_url: str, inventory: Any, embedder: Any, body: str
+) -> None:
+    vector = embedder.embed_query("quiet comfortable highway cruiser")
+    where = build_where({"body": (body,)}, None)
+    statements: list[tuple[str, tuple[Any, ...]]] = []
+
+    async def work(conn: asyncpg.Connection) -> list[str]:
+        class Recording:
+            """The connection, with the statements knn runs written down."""
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(conn, name)
+
+            async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+                statements.append((sql, args))
+                return await conn.fetch(sql, *args)
+
+        await db.knn(Recording(), where, vector, 10, strategy=Strategy.HNSW_ITERATIVE, body=body)
+        sql, args = statements[-1]
+        async with conn.transaction():
+            await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+            plan = await conn.fetch(f"EXPLAIN {sql}", *args)
+        return [r[0] for r in plan]
+
+    plan = "\n".join(_run(database_url, work))
+    assert f"Index Scan using text_embeddings_hnsw_{body} on text_embeddings" in plan
