@@ -99,7 +99,8 @@ async def knn(
     `text_filters`, ranked exactly, then walked nearest first keeping those that a matching
     listing carries (an index-only check each). HNSW_ITERATIVE: the same walk over the HNSW graph
     with iterative scan, until enough are found; plain post-filtering would under-fill.
-       `body`: the one body type the filters allow, if any; HNSW then walks that body's own graph.
+
+    `body`: the one body type the filters allow, if any: HNSW then walks that body's own graph.
     """
     w = Where(first_param=len(where.params) + 1)
     q = w.param(vector)
