@@ -186,6 +186,22 @@ def _builder() -> board.Dashboard:
                 stacked=True,
             )
         )
+        .with_panel(
+            _series(
+                "Facets computed by source",
+                "ops",
+                [
+                    (
+                        f"sum by (source) (rate(vsearch_facets_computed_total[{WINDOW}]))",
+                        "{{source}}",
+                    )
+                ],
+                stacked=True,
+                description="Facets cache misses: counts = summed from facet_counts (ms); "
+                "listings = a GROUP BY over every matching listing (colour, mileage, place, or "
+                "a price between 5,000 steps), the expensive way.",
+            )
+        )
         .with_row(board.Row("Caches"))
         .with_panel(
             _series(

@@ -68,6 +68,7 @@ def test_dashboard_covers_the_operators_questions() -> None:
         "Search latency at the origin (/v1/search)",
         "Hit rate per tier",
         "Search strategy mix",
+        "Facets computed by source",
         "DB pool connections",
         "DB pool acquire wait",
         "Redis circuit",
