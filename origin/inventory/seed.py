@@ -125,7 +125,8 @@ async def _embeddings(
     model_id: str,
     embed_corpus: CorpusEmbedder,
 ) -> tuple[dict[str, np.ndarray], int]:
-    texts = sorted({v.embed_text for v in vehicles})
+    bodies = {v.embed_text: v.body for v in vehicles}  # the text names its body
+    texts = sorted(bodies)
     hashes = {t: hashlib.sha256(t.encode()).digest() for t in texts}
     rows = await conn.fetch(
         "SELECT hash, embedding FROM text_embeddings WHERE model = $1 AND hash = ANY($2)",
@@ -141,9 +142,9 @@ async def _embeddings(
     if missing:
         # The model runs in worker processes; keep the event loop free meanwhile.
         matrix = await asyncio.to_thread(embed_corpus, missing, Progress("embedding"))
-        records = [(hashes[t], model_id, matrix[i]) for i, t in enumerate(missing)]
+        records = [(hashes[t], model_id, matrix[i], bodies[t]) for i, t in enumerate(missing)]
         await conn.copy_records_to_table(
-            "text_embeddings", records=records, columns=("hash", "model", "embedding")
+            "text_embeddings", records=records, columns=("hash", "model", "embedding", "body")
         )
         for i, t in enumerate(missing):
             by_hash[hashes[t]] = matrix[i]

@@ -126,7 +126,7 @@ class InventoryService:
         async with self.pool.acquire() as conn:
             places = await _places(conn, [(i, f["zip"]) for i, f in items], many)
             rows = [complete(vid, f, places[f["zip"]]) for vid, f in items]
-            vectors = await self._vectors(conn, [r["embed_text"] for r in rows])
+            vectors = await self._vectors(conn, rows)
             async with conn.transaction():
                 old = await _lock_rows(conn, [vid for vid, _ in items])
                 changed = [r for r in rows if _differs(old.get(r["id"]), r)]
@@ -147,7 +147,7 @@ class InventoryService:
             event = None
             if _differs(old, row):
                 # Inside the lock: a re-embed costs ~5 ms, and the row must not change meanwhile.
-                vectors = await self._vectors(conn, [row["embed_text"]])
+                vectors = await self._vectors(conn, [row])
                 await _upsert(conn, [(row, vectors[row["embed_text"]])])
                 tags = write_tags(vehicle_id, old, row)
                 event = await _enqueue(conn, tags, reason=f"patch:{','.join(sorted(fields))}")
@@ -167,11 +167,15 @@ class InventoryService:
             wanted = [vehicle_tag(v) for v in vehicle_ids] + list(tags)
             return await outbox.add_event(conn, wanted, reason="manual")
 
-    async def _vectors(self, conn: asyncpg.Connection, texts: Sequence[str]) -> dict[str, Any]:
-        """Vectors by text: from the cache by content hash, the rest embedded and cached."""
+    async def _vectors(
+        self, conn: asyncpg.Connection, rows: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """Vectors by the rows' texts: from the cache by content hash, the rest embedded and
+        cached with their body (its graph: migrations/0008_text_body.sql)."""
         from origin.search.embedder import content_hash
 
-        distinct = sorted(set(texts))
+        bodies = {r["embed_text"]: r["body"] for r in rows}  # the text names its body
+        distinct = sorted(bodies)
         hashes = {t: content_hash(t) for t in distinct}
         rows = await conn.fetch(
             "SELECT hash, embedding FROM text_embeddings WHERE model = $1 AND hash = ANY($2)",
@@ -184,9 +188,12 @@ class InventoryService:
             # The model is CPU work: keep the event loop free for other requests.
             fresh = await asyncio.to_thread(lambda: [self.embed(t) for t in missing])
             await conn.executemany(
-                "INSERT INTO text_embeddings (hash, model, embedding) VALUES ($1, $2, $3) "
-                "ON CONFLICT (hash) DO NOTHING",
-                [(hashes[t], self.model_id, v) for t, v in zip(missing, fresh, strict=True)],
+                "INSERT INTO text_embeddings (hash, model, embedding, body) "
+                "VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO NOTHING",
+                [
+                    (hashes[t], self.model_id, v, bodies[t])
+                    for t, v in zip(missing, fresh, strict=True)
+                ],
             )
             cached.update({hashes[t]: v for t, v in zip(missing, fresh, strict=True)})
         return {t: cached[hashes[t]] for t in distinct}

@@ -37,10 +37,10 @@ ANALYZE text_embeddings;
 -- The texts still without a body: few or none, so asking costs one look at an empty index.
 CREATE INDEX text_embeddings_bodiless ON text_embeddings (hash) WHERE body IS NULL;
 
--- A write's statement triggers give a text its body when it has none (a text is cached before
--- its first listing is written), so no writer can leave a text out of its body's graph. The
--- common write finds no such text and changes no text row (joining every write's texts to look
--- cost the 1M load's COPY ~20%).
+-- The writers cache a text with its body (the seed, the inventory API). Beside them, a write's
+-- statement triggers give a text its body when it has none, so no writer can leave a text out of
+-- its body's graph. The common write finds no such text and changes no text row (joining every
+-- write's texts to look cost the 1M load's COPY ~20%).
 CREATE FUNCTION text_embeddings_body() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF EXISTS (SELECT FROM text_embeddings WHERE body IS NULL) THEN

@@ -288,6 +288,28 @@ def test_a_description_change_re_embeds(client: TestClient) -> None:
     assert cached and cached[0]["embedding"] == row["embedding"]  # pgvector's text form
 
 
+def test_a_new_text_is_cached_with_its_body(client: TestClient) -> None:
+    from origin.search.embedder import content_hash
+
+    db = client.app.state.settings.database_url
+    vid = 1_000_250
+    description = "Third row folds flat; a text no other listing has."
+    client.put(
+        f"/v1/vehicles/{vid}", json=new_vehicle(description=description), headers=AUTH
+    ).raise_for_status()
+    text = f"Toyota RAV4 SUV, hybrid, all-wheel drive. {description}"
+    cached = fetch(
+        db, "SELECT body, xmin::text AS written FROM text_embeddings WHERE hash = $1",
+        content_hash(text),
+    )  # fmt: skip
+    listing = fetch(db, "SELECT xmin::text AS written FROM vehicles WHERE id = $1", vid)
+    assert cached[0]["body"] == "suv"
+    # Written with its body before the listing's transaction, not mended by the listing's
+    # trigger inside it (the trigger is the safety net, and it costs every write while a text
+    # lacks a body).
+    assert cached[0]["written"] != listing[0]["written"]
+
+
 def test_delete_purges_and_then_404(client: TestClient) -> None:
     db = client.app.state.settings.database_url
     vid = 1_000_300
