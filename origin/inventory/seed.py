@@ -214,8 +214,8 @@ def index_build_memory_mb(points: int) -> int:
 
 
 async def _build_index(conn: asyncpg.Connection, dsn: str) -> None:
-    """Build the HNSW index over the distinct texts with enough memory (64 MB made it 8x
-    slower), showing progress."""
+    """Build the HNSW graphs over the distinct texts (one for all, one per body type) with
+    enough memory (64 MB made it 8x slower), showing progress."""
     started = time.monotonic()
     texts = int(await conn.fetchval("SELECT count(*) FROM text_embeddings"))
     await conn.execute(f"SET maintenance_work_mem = '{index_build_memory_mb(texts)}MB'")
@@ -229,7 +229,7 @@ async def _build_index(conn: asyncpg.Connection, dsn: str) -> None:
     # VACUUM sets the visibility map, so the planner's match counts can be index-only scans.
     await conn.execute("VACUUM (ANALYZE) vehicles, text_embeddings, text_filters")
     log.info(
-        "seed: HNSW index built",
+        "seed: HNSW graphs built",
         extra={"texts": texts, "s": round(time.monotonic() - started, 1)},
     )
 
