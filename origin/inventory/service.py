@@ -177,12 +177,12 @@ class InventoryService:
         bodies = {r["embed_text"]: r["body"] for r in rows}  # the text names its body
         distinct = sorted(bodies)
         hashes = {t: content_hash(t) for t in distinct}
-        rows = await conn.fetch(
+        found = await conn.fetch(
             "SELECT hash, embedding FROM text_embeddings WHERE model = $1 AND hash = ANY($2)",
             self.model_id,
             list(hashes.values()),
         )
-        cached = {bytes(r["hash"]): r["embedding"] for r in rows}
+        cached = {bytes(r["hash"]): r["embedding"] for r in found}
         missing = [t for t in distinct if hashes[t] not in cached]
         if missing:
             # The model is CPU work: keep the event loop free for other requests.
