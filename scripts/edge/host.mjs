@@ -9,7 +9,7 @@
 // Env fallbacks: VSEARCH_EDGE_PORT, VSEARCH_EDGE_HOST, ORIGIN_URLS, VSEARCH_EDGE_PERSIST,
 // VSEARCH_WORKERS_SDK; VSEARCH_EDGE_ADMIN_TOKEN enables POST /__local/purge, GET /__local/idle and
 // GET /__local/counts (the Worker's Analytics Engine data points, tallied: the dashboard's edge rates).
-import { createServer } from "node:http";
+import http, { createServer } from "node:http";
 import { timingSafeEqual } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -51,7 +51,7 @@ function findSdk() {
 }
 
 // ---- miniflare: real KV and Cache API, persisted under --persist -------------------------
-const { Miniflare, Response: MfResponse } = await import(path.join(ROOT, "node_modules/miniflare/dist/src/index.js"));
+const { Miniflare } = await import(path.join(ROOT, "node_modules/miniflare/dist/src/index.js"));
 fs.mkdirSync(opts.persist, { recursive: true });
 // 60 s: the period wrangler.toml gives and edge_worker/rate_limit.py answers as Retry-After.
 const rateLimits = Object.fromEntries(opts.ratelimit.map((pair, i) => {
@@ -61,13 +61,65 @@ const rateLimits = Object.fromEntries(opts.ratelimit.map((pair, i) => {
 const mf = new Miniflare({
   ratelimits: rateLimits,
   modules: true,
-  script: "export default { fetch() { return new Response(null, { status: 204 }); } }",
+  scriptPath: path.join(ROOT, "scripts/edge/bindings_worker.js"),
   kvNamespaces: [KV_BINDING],
   kvPersist: path.join(opts.persist, "kv"),
   cachePersist: path.join(opts.persist, "cache"),
 });
-const mfKv = await mf.getKVNamespace(KV_BINDING);
-const mfCache = (await mf.getCaches()).default;
+const bindingsUrl = await mf.ready;
+const bindingsAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+const BINDING_META = "x-binding-response"; // bindings_worker.js
+
+// One KV or Cache API call, done by bindings_worker.js inside workerd.
+function callBinding(method, pathAndQuery, { headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(new URL(pathAndQuery, bindingsUrl), { method, headers, agent: bindingsAgent }, (res) => {
+      const chunks = [];
+      res.on("data", (chunk) => chunks.push(chunk));
+      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+async function expectOk(call) {
+  const reply = await call;
+  if (reply.status >= 300 && reply.status !== 404) {
+    throw new Error(`binding call failed with ${reply.status}: ${reply.body.toString()}`);
+  }
+  return reply;
+}
+const kvStore = {
+  async get(key) {
+    const reply = await expectOk(callBinding("GET", `/kv?key=${encodeURIComponent(key)}`));
+    return reply.status === 404 ? null : reply.body.toString();
+  },
+  async put(key, value, ttl) {
+    const query = `key=${encodeURIComponent(key)}` + (ttl ? `&ttl=${ttl}` : "");
+    await expectOk(callBinding("PUT", `/kv?${query}`, { body: value }));
+  },
+  async delete(key) {
+    await expectOk(callBinding("DELETE", `/kv?key=${encodeURIComponent(key)}`));
+  },
+};
+const cacheStore = {
+  async match(url) {
+    const reply = await expectOk(callBinding("GET", `/cache?url=${encodeURIComponent(url)}`));
+    if (reply.status === 404) return undefined;
+    const { status, headers } = JSON.parse(reply.headers[BINDING_META]);
+    return new Response(reply.body, { status, headers });
+  },
+  async put(url, response) {
+    const meta = JSON.stringify({ status: response.status, headers: [...response.headers] });
+    const body = Buffer.from(await response.arrayBuffer());
+    await expectOk(callBinding("PUT", `/cache?url=${encodeURIComponent(url)}`, { headers: { [BINDING_META]: meta }, body }));
+  },
+  async delete(url) {
+    const reply = await expectOk(callBinding("DELETE", `/cache?url=${encodeURIComponent(url)}`));
+    return JSON.parse(reply.body.toString()).deleted;
+  },
+};
 
 // ---- tag -> keys index: miniflare cannot purge by tag, so the host remembers what it stored ---
 // Kept as a journal, one line per store ({key, tags}) or purge ({purged}), appended as it happens
@@ -127,7 +179,7 @@ async function purge({ tags = [], keys = [] }) {
   for (const tag of tags) for (const key of keysOfTag.get(tag) ?? []) doomed.add(key);
   // Concurrently, like the one purge-by-tag call and the bulk KV delete production makes: one
   // key after another, 300 keys took ~2 s, and a coarse tag can hold a thousand.
-  await Promise.all([...doomed].flatMap((key) => [mfKv.delete(key), mfCache.delete(CACHE_URL_BASE + key)]));
+  await Promise.all([...doomed].flatMap((key) => [kvStore.delete(key), cacheStore.delete(CACHE_URL_BASE + key)]));
   // Only after the deletes (a failed one is retried by tag, so its keys must stay findable), and
   // not a key stored again meanwhile: that copy is live and needs its tags.
   const forgotten = [...doomed].filter((key) => (storedAt.get(key) ?? -1) < since);
@@ -138,24 +190,22 @@ async function purge({ tags = [], keys = [] }) {
 
 // The bindings the Worker sees; they forward to miniflare and feed the tag index.
 const kvBinding = {
-  get: (key) => mfKv.get(key),
+  get: (key) => kvStore.get(key),
   async put(key, value, options = {}) {
     try { indexTags(key, JSON.parse(value).tags ?? []); } catch { /* not an envelope */ }
-    return mfKv.put(key, value, { expirationTtl: options.expirationTtl });
+    return kvStore.put(key, value, options.expirationTtl);
   },
-  delete: (key) => mfKv.delete(key),
+  delete: (key) => kvStore.delete(key),
 };
 const cacheBinding = {
-  match: (url) => mfCache.match(String(url)),
+  match: (url) => cacheStore.match(String(url)),
   async put(url, response) {
     const tags = (response.headers.get("cache-tag") ?? "").split(",").map((t) => t.trim()).filter(Boolean);
     const key = String(url).startsWith(CACHE_URL_BASE) ? String(url).slice(CACHE_URL_BASE.length) : String(url);
     indexTags(key, tags);
-    // miniflare's proxy accepts only its own Response class.
-    const copy = new MfResponse(await response.arrayBuffer(), { status: response.status, headers: [...response.headers] });
-    return mfCache.put(String(url), copy);
+    return cacheStore.put(String(url), response);
   },
-  delete: (url) => mfCache.delete(String(url)),
+  delete: (url) => cacheStore.delete(String(url)),
 };
 globalThis.caches = { default: cacheBinding, open: async () => cacheBinding };
 
@@ -177,6 +227,47 @@ const analyticsBinding = {
     analytics.points += 1;
   },
 };
+
+// ---- fetch: the Worker's origin calls --------------------------------------------------------
+// workerd's fetch is native; Node's is undici, which cost the host ~2.5 ms of CPU a call. Plain
+// http: GETs (the origin calls) go through node:http with keep-alive instead, resolving with a
+// standard Response once the body is in, and honouring the AbortSignal; anything else is undici's.
+const undiciFetch = globalThis.fetch;
+const originAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+function loopbackFetch(resource, init = {}) {
+  const plainGet = typeof resource === "string" && resource.startsWith("http://")
+    && (init.method ?? "GET") === "GET" && init.body == null;
+  if (!plainGet) return undiciFetch(resource, init);
+  const { signal } = init;
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const headers = init.headers instanceof Headers ? Object.fromEntries(init.headers) : init.headers;
+    const req = http.request(resource, { headers, agent: originAgent }, (res) => {
+      const chunks = [];
+      res.on("data", (chunk) => chunks.push(chunk));
+      res.on("end", () => {
+        signal?.removeEventListener("abort", abort);
+        const pairs = [];
+        for (let i = 0; i < res.rawHeaders.length; i += 2) pairs.push([res.rawHeaders[i], res.rawHeaders[i + 1]]);
+        const empty = [101, 204, 205, 304].includes(res.statusCode);
+        resolve(new Response(empty ? null : Buffer.concat(chunks), { status: res.statusCode, statusText: res.statusMessage, headers: pairs }));
+      });
+      res.on("error", fail);
+    });
+    function fail(error) {
+      signal?.removeEventListener("abort", abort);
+      reject(new TypeError("fetch failed", { cause: error }));
+    }
+    function abort() {
+      req.destroy();
+      reject(signal.reason);
+    }
+    signal?.addEventListener("abort", abort, { once: true });
+    req.on("error", (error) => (signal?.aborted ? undefined : fail(error)));
+    req.end();
+  });
+}
+globalThis.fetch = loopbackFetch;
 
 // ---- pyodide with the workers SDK and the worker's modules -------------------------------
 const { loadPyodide } = await import(path.join(ROOT, "node_modules/pyodide/pyodide.mjs"));
