@@ -62,6 +62,7 @@ const mf = new Miniflare({
   ratelimits: rateLimits,
   modules: true,
   scriptPath: path.join(ROOT, "scripts/edge/bindings_worker.js"),
+  modulesRoot: path.join(ROOT, "scripts/edge"), // else relative to the cwd, which may be anywhere
   kvNamespaces: [KV_BINDING],
   kvPersist: path.join(opts.persist, "kv"),
   cachePersist: path.join(opts.persist, "cache"),

@@ -244,7 +244,8 @@ def test_kv_and_cache_persist_across_restarts(
     origin_url: str, stub: StubOrigin, tmp_path: Path
 ) -> None:
     stub.behaviour.popular = True
-    first = EdgeHost(tmp_path / "persist", origin_url)
+    # Started from outside the repository: the host finds its own files wherever it runs.
+    first = EdgeHost(tmp_path / "persist", origin_url, cwd=tmp_path)
     try:
         first.get("/search?q=yellow+sedan")
         first.idle()

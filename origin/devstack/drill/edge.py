@@ -39,7 +39,7 @@ class EdgeHost:
 
     def __init__(
         self, persist: Path, origins: str, ratelimits: dict[str, int] | None = None,
-        port: int | None = None, **vars: str,
+        port: int | None = None, cwd: Path | None = None, **vars: str,
     ) -> None:  # fmt: skip
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -53,7 +53,7 @@ class EdgeHost:
         self.log = persist.parent / f"edge-host-{self.port}.log"
         self._log_file = self.log.open("w")
         self.process = subprocess.Popen(  # noqa: S603 (our own arguments)
-            args, stdout=subprocess.PIPE, stderr=self._log_file, env=env, text=True
+            args, stdout=subprocess.PIPE, stderr=self._log_file, env=env, text=True, cwd=cwd
         )
         self.ready = self._wait_ready()
         self.client = httpx.Client(base_url=self.url, timeout=30)
