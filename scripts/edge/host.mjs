@@ -63,11 +63,14 @@ const mf = new Miniflare({
   modules: true,
   scriptPath: path.join(ROOT, "scripts/edge/bindings_worker.js"),
   modulesRoot: path.join(ROOT, "scripts/edge"), // else relative to the cwd, which may be anywhere
+  // Its own loopback socket: past miniflare's entry Worker, a call costs workerd ~25% less CPU.
+  unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
   kvNamespaces: [KV_BINDING],
   kvPersist: path.join(opts.persist, "kv"),
   cachePersist: path.join(opts.persist, "cache"),
 });
-const bindingsUrl = await mf.ready;
+await mf.ready;
+const bindingsUrl = await mf.unsafeGetDirectURL();
 const bindingsAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 const BINDING_META = "x-binding-response"; // bindings_worker.js
 
