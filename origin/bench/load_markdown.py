@@ -189,15 +189,17 @@ def render(summary: dict[str, Any], png: Path) -> str:
         "",
         "## How to read it",
         "",
-        "- The local edge is the worker's Python under Pyodide in one Node process with "
-        "miniflare's KV and Cache API (not workerd, not Cloudflare), on the same 2 cores as "
-        "everything it fronts. Each KV or Cache API call crosses miniflare's proxy to its "
-        "workerd: a cache hit costs the host ~7 ms of CPU (Node ~5, workerd ~2), a miss ~26 ms "
-        "(Node ~18, workerd ~8: two reads, the origin fetch, a cache write), about what the origin "
-        "spends on the search itself. Through the spike that is more than a core, and the machine "
-        "is saturated: two Pyodide isolates in worker threads were tried and were no faster (the "
-        "thread hops add CPU; spike p95 345-542 ms with one, 471-581 ms with two, alternating "
-        "runs). Its latency says little about Cloudflare's; its hit/miss behaviour is the real "
+        "- The local edge is the worker's Python under Pyodide in one Node process, with KV and "
+        "the Cache API from miniflare's workerd (not Cloudflare), on the same 2 cores as "
+        "everything it fronts. The host reaches KV and the Cache API through a small Worker of "
+        "its own inside workerd over keep-alive HTTP (`scripts/edge/bindings_worker.js`), and "
+        "the Worker's origin calls go through node:http: miniflare's binding proxy and Node's "
+        "fetch (undici) cost the host ~2.5 ms of CPU a call. A cache hit costs the host ~3.5 ms "
+        "of CPU (Node ~2.4, of it ~1 the Worker's Python; workerd ~1), a miss ~12 ms (Node ~6.5, "
+        "workerd ~5.5, most of it miniflare storing the answer in the Cache API and KV); through "
+        "miniflare's proxy they were ~7 and ~26 ms, and the spike's p95 145-376 ms. Two Pyodide "
+        "isolates in worker threads were tried then and were no faster (the thread hops add "
+        "CPU). Its latency says little about Cloudflare's; its hit/miss behaviour is the real "
         "worker code's.",
         "- nginx sits in front of the origin with caching off, so its hit rate is what a URL key "
         "alone achieves on the same stream; the gap to the canonical-key tiers is what "
