@@ -1,6 +1,8 @@
 // Local edge host: runs the Python Worker (edge_worker/entry.py) under the npm `pyodide` package
 // with real KV and Cache API from miniflare, because workerd cannot start a Python Worker offline
 // (it downloads its Pyodide bundle). Local stack only: `/__local/*` is not part of the Worker.
+// Beside it: stores.mjs (KV and the Cache API in miniflare's workerd, via bindings_worker.js),
+// tag_index.mjs (purge by tag, which miniflare lacks), loopback_fetch.mjs (the origin calls).
 //
 //   node scripts/edge/host.mjs [--port 8787] [--host 127.0.0.1] [--origins URL[,URL]]
 //        [--persist .vsearch/edge] [--worker-dir edge_worker] [--sdk-dir DIR] [--var NAME=VALUE]...
@@ -9,12 +11,15 @@
 // Env fallbacks: VSEARCH_EDGE_PORT, VSEARCH_EDGE_HOST, ORIGIN_URLS, VSEARCH_EDGE_PERSIST,
 // VSEARCH_WORKERS_SDK; VSEARCH_EDGE_ADMIN_TOKEN enables POST /__local/purge, GET /__local/idle and
 // GET /__local/counts (the Worker's Analytics Engine data points, tallied: the dashboard's edge rates).
-import http, { createServer } from "node:http";
+import { createServer } from "node:http";
 import { timingSafeEqual } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { loopbackFetch } from "./loopback_fetch.mjs";
+import { startStores } from "./stores.mjs";
+import { TagIndex } from "./tag_index.mjs";
 
 const started = performance.now();
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -50,166 +55,35 @@ function findSdk() {
   throw new Error("workers SDK not found: pip install workers-runtime-sdk or pass --sdk-dir");
 }
 
-// ---- miniflare: real KV and Cache API, persisted under --persist -------------------------
-const { Miniflare } = await import(path.join(ROOT, "node_modules/miniflare/dist/src/index.js"));
+// ---- KV and the Cache API (miniflare's workerd), the tag index, and the Worker's bindings ---
 fs.mkdirSync(opts.persist, { recursive: true });
 // 60 s: the period wrangler.toml gives and edge_worker/rate_limit.py answers as Retry-After.
 const rateLimits = Object.fromEntries(opts.ratelimit.map((pair, i) => {
   const [name, limit] = pair.split("=");
   return [name, { namespace_id: String(1001 + i), simple: { limit: Number(limit), period: 60 } }];
 }));
-const mf = new Miniflare({
-  ratelimits: rateLimits,
-  modules: true,
-  scriptPath: path.join(ROOT, "scripts/edge/bindings_worker.js"),
-  modulesRoot: path.join(ROOT, "scripts/edge"), // else relative to the cwd, which may be anywhere
-  // Its own loopback socket: past miniflare's entry Worker, a call costs workerd ~25% less CPU.
-  unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-  kvNamespaces: [KV_BINDING],
-  kvPersist: path.join(opts.persist, "kv"),
-  cachePersist: path.join(opts.persist, "cache"),
-});
-await mf.ready;
-const bindingsUrl = await mf.unsafeGetDirectURL();
-const bindingsAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-const BINDING_META = "x-binding-response"; // bindings_worker.js
+const { mf, kv, cache } = await startStores({ root: ROOT, persist: opts.persist, kvBinding: KV_BINDING, rateLimits });
+const tagIndex = new TagIndex(opts.persist);
+const purge = (request) => tagIndex.purge(request, (key) => Promise.all([kv.delete(key), cache.delete(CACHE_URL_BASE + key)]));
 
-// One KV or Cache API call, done by bindings_worker.js inside workerd.
-function callBinding(method, pathAndQuery, { headers = {}, body } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(new URL(pathAndQuery, bindingsUrl), { method, headers, agent: bindingsAgent }, (res) => {
-      const chunks = [];
-      res.on("data", (chunk) => chunks.push(chunk));
-      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
-}
-async function expectOk(call) {
-  const reply = await call;
-  if (reply.status >= 300 && reply.status !== 404) {
-    throw new Error(`binding call failed with ${reply.status}: ${reply.body.toString()}`);
-  }
-  return reply;
-}
-const kvStore = {
-  async get(key) {
-    const reply = await expectOk(callBinding("GET", `/kv?key=${encodeURIComponent(key)}`));
-    return reply.status === 404 ? null : reply.body.toString();
-  },
-  async put(key, value, ttl) {
-    const query = `key=${encodeURIComponent(key)}` + (ttl ? `&ttl=${ttl}` : "");
-    await expectOk(callBinding("PUT", `/kv?${query}`, { body: value }));
-  },
-  async delete(key) {
-    await expectOk(callBinding("DELETE", `/kv?key=${encodeURIComponent(key)}`));
-  },
-};
-const cacheStore = {
-  async match(url) {
-    const reply = await expectOk(callBinding("GET", `/cache?url=${encodeURIComponent(url)}`));
-    if (reply.status === 404) return undefined;
-    const { status, headers } = JSON.parse(reply.headers[BINDING_META]);
-    return new Response(reply.body, { status, headers });
-  },
-  async put(url, response) {
-    const meta = JSON.stringify({ status: response.status, headers: [...response.headers] });
-    const body = Buffer.from(await response.arrayBuffer());
-    await expectOk(callBinding("PUT", `/cache?url=${encodeURIComponent(url)}`, { headers: { [BINDING_META]: meta }, body }));
-  },
-  async delete(url) {
-    const reply = await expectOk(callBinding("DELETE", `/cache?url=${encodeURIComponent(url)}`));
-    return JSON.parse(reply.body.toString()).deleted;
-  },
-};
-
-// ---- tag -> keys index: miniflare cannot purge by tag, so the host remembers what it stored ---
-// Kept as a journal, one line per store ({key, tags}) or purge ({purged}), appended as it happens
-// (a crash loses no line; rewriting the whole index every 200 ms cost ~7% of the host's CPU
-// through a spike), replayed and compacted at start.
-const journalFile = path.join(opts.persist, "tag-index.jsonl");
-const tagsOfKey = new Map(); // key -> Set of tags
-const keysOfTag = new Map(); // tag -> Set of keys
-const storedAt = new Map(); // key -> the store counter of its last store
-let stores = 0;
-function remember(key, tags) {
-  if (!tagsOfKey.has(key)) tagsOfKey.set(key, new Set());
-  for (const tag of tags) {
-    tagsOfKey.get(key).add(tag);
-    if (!keysOfTag.has(tag)) keysOfTag.set(tag, new Set());
-    keysOfTag.get(tag).add(key);
-  }
-  storedAt.set(key, stores++);
-}
-function forget(keys) {
-  for (const key of keys) {
-    for (const tag of tagsOfKey.get(key) ?? []) {
-      const keysOfThisTag = keysOfTag.get(tag);
-      keysOfThisTag.delete(key);
-      if (keysOfThisTag.size === 0) keysOfTag.delete(tag);
-    }
-    tagsOfKey.delete(key);
-    storedAt.delete(key);
-  }
-}
-if (fs.existsSync(journalFile)) {
-  for (const line of fs.readFileSync(journalFile, "utf8").split("\n")) {
-    let entry;
-    try { entry = JSON.parse(line); } catch { continue; } // empty, or torn by a crash mid-write
-    if (entry.purged) forget(entry.purged);
-    else remember(entry.key, entry.tags);
-  }
-}
-const legacyFile = path.join(opts.persist, "tag-index.json"); // before the journal: {tag: [keys]}
-if (fs.existsSync(legacyFile)) {
-  for (const [tag, keys] of Object.entries(JSON.parse(fs.readFileSync(legacyFile, "utf8")))) {
-    for (const key of keys) remember(key, [tag]);
-  }
-}
-const compacted = [...tagsOfKey].map(([key, tags]) => JSON.stringify({ key, tags: [...tags] }) + "\n");
-fs.writeFileSync(journalFile + ".tmp", compacted.join(""));
-fs.renameSync(journalFile + ".tmp", journalFile);
-fs.rmSync(legacyFile, { force: true });
-
-function indexTags(key, tags) {
-  remember(key, tags);
-  fs.appendFileSync(journalFile, JSON.stringify({ key, tags }) + "\n");
-}
-async function purge({ tags = [], keys = [] }) {
-  const since = stores;
-  const doomed = new Set(keys);
-  for (const tag of tags) for (const key of keysOfTag.get(tag) ?? []) doomed.add(key);
-  // Concurrently, like the one purge-by-tag call and the bulk KV delete production makes: one
-  // key after another, 300 keys took ~2 s, and a coarse tag can hold a thousand.
-  await Promise.all([...doomed].flatMap((key) => [kvStore.delete(key), cacheStore.delete(CACHE_URL_BASE + key)]));
-  // Only after the deletes (a failed one is retried by tag, so its keys must stay findable), and
-  // not a key stored again meanwhile: that copy is live and needs its tags.
-  const forgotten = [...doomed].filter((key) => (storedAt.get(key) ?? -1) < since);
-  forget(forgotten);
-  fs.appendFileSync(journalFile, JSON.stringify({ purged: forgotten }) + "\n");
-  return [...doomed];
-}
-
-// The bindings the Worker sees; they forward to miniflare and feed the tag index.
+// What the Worker sees: KV and caches.default, feeding the tag index as they store.
 const kvBinding = {
-  get: (key) => kvStore.get(key),
+  get: (key) => kv.get(key),
   async put(key, value, options = {}) {
-    try { indexTags(key, JSON.parse(value).tags ?? []); } catch { /* not an envelope */ }
-    return kvStore.put(key, value, options.expirationTtl);
+    try { tagIndex.add(key, JSON.parse(value).tags ?? []); } catch { /* not an envelope */ }
+    return kv.put(key, value, options.expirationTtl);
   },
-  delete: (key) => kvStore.delete(key),
+  delete: (key) => kv.delete(key),
 };
 const cacheBinding = {
-  match: (url) => cacheStore.match(String(url)),
+  match: (url) => cache.match(String(url)),
   async put(url, response) {
     const tags = (response.headers.get("cache-tag") ?? "").split(",").map((t) => t.trim()).filter(Boolean);
     const key = String(url).startsWith(CACHE_URL_BASE) ? String(url).slice(CACHE_URL_BASE.length) : String(url);
-    indexTags(key, tags);
-    return cacheStore.put(String(url), response);
+    tagIndex.add(key, tags);
+    return cache.put(String(url), response);
   },
-  delete: (url) => cacheStore.delete(String(url)),
+  delete: (url) => cache.delete(String(url)),
 };
 globalThis.caches = { default: cacheBinding, open: async () => cacheBinding };
 
@@ -232,46 +106,9 @@ const analyticsBinding = {
   },
 };
 
-// ---- fetch: the Worker's origin calls --------------------------------------------------------
-// workerd's fetch is native; Node's is undici, which cost the host ~2.5 ms of CPU a call. Plain
-// http: GETs (the origin calls) go through node:http with keep-alive instead, resolving with a
-// standard Response once the body is in, and honouring the AbortSignal; anything else is undici's.
-const undiciFetch = globalThis.fetch;
-const originAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-function loopbackFetch(resource, init = {}) {
-  const plainGet = typeof resource === "string" && resource.startsWith("http://")
-    && (init.method ?? "GET") === "GET" && init.body == null;
-  if (!plainGet) return undiciFetch(resource, init);
-  const { signal } = init;
-  if (signal?.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    const headers = init.headers instanceof Headers ? Object.fromEntries(init.headers) : init.headers;
-    const req = http.request(resource, { headers, agent: originAgent }, (res) => {
-      const chunks = [];
-      res.on("data", (chunk) => chunks.push(chunk));
-      res.on("end", () => {
-        signal?.removeEventListener("abort", abort);
-        const pairs = [];
-        for (let i = 0; i < res.rawHeaders.length; i += 2) pairs.push([res.rawHeaders[i], res.rawHeaders[i + 1]]);
-        const empty = [101, 204, 205, 304].includes(res.statusCode);
-        resolve(new Response(empty ? null : Buffer.concat(chunks), { status: res.statusCode, statusText: res.statusMessage, headers: pairs }));
-      });
-      res.on("error", fail);
-    });
-    function fail(error) {
-      signal?.removeEventListener("abort", abort);
-      reject(new TypeError("fetch failed", { cause: error }));
-    }
-    function abort() {
-      req.destroy();
-      reject(signal.reason);
-    }
-    signal?.addEventListener("abort", abort, { once: true });
-    req.on("error", (error) => (signal?.aborted ? undefined : fail(error)));
-    req.end();
-  });
-}
-globalThis.fetch = loopbackFetch;
+// The Worker's origin calls: node:http, not undici (loopback_fetch.mjs). Set before Pyodide's
+// `pyodide.http` binds `js.fetch` at its import.
+globalThis.fetch = loopbackFetch(globalThis.fetch);
 
 // ---- pyodide with the workers SDK and the worker's modules -------------------------------
 const { loadPyodide } = await import(path.join(ROOT, "node_modules/pyodide/pyodide.mjs"));
