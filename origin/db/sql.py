@@ -8,7 +8,7 @@ from typing import Any
 class Where:
     def __init__(self, first_param: int = 1) -> None:
         self.clauses: list[str] = []
-        self.text_clauses: list[str] = []
+        self.text_clauses: dict[str, str] = {}  # column -> its clause
         self.params: list[Any] = []
         self._next = first_param
 
@@ -19,16 +19,18 @@ class Where:
         self._next += 1
         return placeholder
 
-    def add(self, clause: str, *, per_text: bool = False) -> None:
-        """per_text: the clause is on a column the embedded text is built from, so it can also
-        select texts in `text_filters` (same column names, same placeholders)."""
+    def add(self, clause: str, *, text_column: str | None = None) -> None:
+        """text_column: the clause is on that column, one the embedded text is built from, so it
+        can also select texts in `text_filters` (same column names, same placeholders)."""
         self.clauses.append(clause)
-        if per_text:
-            self.text_clauses.append(clause)
+        if text_column is not None:
+            self.text_clauses[text_column] = clause
 
     def sql(self) -> str:
         return " AND ".join(self.clauses) if self.clauses else "TRUE"
 
-    def text_sql(self) -> str | None:
-        """The per-text clauses, or None when there are none (every text qualifies)."""
-        return " AND ".join(self.text_clauses) if self.text_clauses else None
+    def text_sql(self, *, without: str | None = None) -> str | None:
+        """The per-text clauses (but the one on column `without`), or None when there are none
+        (every text qualifies)."""
+        clauses = [clause for column, clause in self.text_clauses.items() if column != without]
+        return " AND ".join(clauses) if clauses else None

@@ -63,7 +63,7 @@ def build_where(
         if values:
             where.add(
                 f"{column} = ANY({where.param(list(values))}::text[])",  # type: ignore[call-overload]
-                per_text=column in TEXT_COLUMNS,
+                text_column=column if column in TEXT_COLUMNS else None,
             )
     for name, (column, op) in _RANGE_COLUMNS.items():
         value = filters.get(name)

@@ -254,6 +254,8 @@ class SearchService:
         k = query.limit + 1 if relevance else SORT_CANDIDATES
         after = (cursor.value, cursor.last_id) if relevance and cursor else None
         max_rows, max_texts = self.settings.exact_max_rows, self.settings.exact_max_texts
+        body = _only(query.filters.get("body"))
+        own_graph = body in db.BODY_GRAPHS and where.text_sql(without="body") is None
         async with self.pool.acquire() as conn:
             # The match count needs no vector: the database counts while the text is embedded.
             counting = asyncio.ensure_future(db.count_upto(conn, where, max_rows, max_texts))
@@ -265,7 +267,9 @@ class SearchService:
                 raise
             started = time.perf_counter()
             rows_upto, texts_upto = await counting
-            strategy = choose_vector_strategy(rows_upto, max_rows, texts_upto, max_texts)
+            strategy = choose_vector_strategy(
+                rows_upto, max_rows, texts_upto, max_texts, own_graph=own_graph
+            )
             records = await db.knn(
                 conn,
                 where,
@@ -275,7 +279,7 @@ class SearchService:
                 after=after,
                 ef_search=self.settings.hnsw_ef_search,
                 max_scan_tuples=self.settings.hnsw_max_scan_tuples,
-                body=_only(query.filters.get("body")),
+                body=body,
             )
         timings.db_ms = (time.perf_counter() - started) * 1000
         rows = [_with_score(r, point) for r in records]

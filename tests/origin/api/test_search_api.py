@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import gzip
+from dataclasses import replace
 from typing import Any
 
 import msgpack
 from starlette.testclient import TestClient
+
+from origin.app import create_app
+from origin.settings import Settings
 
 RESULT_KEYS = {
     "id", "make", "model", "year", "price", "mileage", "body", "fuel", "drivetrain", "color",
@@ -157,3 +161,15 @@ def test_health_and_readiness(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["checks"]["database"] == "ok"
+
+
+def test_a_one_body_search_walks_its_graph_and_a_narrower_one_ranks_its_texts(
+    settings: Settings, inventory: Any, embedder: Any
+) -> None:
+    # Both match more than 300 rows (exact_max_rows) and any number of texts may be ranked
+    # exactly: one body type alone still walks its own graph, which holds just its texts.
+    texts_anyway = replace(settings, exact_max_texts=10**6)
+    with TestClient(create_app(texts_anyway, embed=embedder.embed_query)) as client:
+        assert search(client, "q=comfortable&body=sedan")["strategy"] == "hnsw_iterative"
+        narrower = search(client, "q=comfortable&body=sedan&fuel=gasoline")
+        assert narrower["strategy"] == "exact_texts"

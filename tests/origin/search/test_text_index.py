@@ -173,6 +173,9 @@ def test_the_planner_prefers_rows_then_texts_then_the_graph() -> None:
     assert choose_vector_strategy(301, 300, 10, 10) is Strategy.EXACT_TEXTS
     assert choose_vector_strategy(301, 300, 11, 10) is Strategy.HNSW_ITERATIVE
     assert choose_vector_strategy(301, 300, None, 10) is Strategy.HNSW_ITERATIVE
+    # One body type and no other per-text filter: its own graph, whatever its size.
+    assert choose_vector_strategy(301, 300, 10, 10, own_graph=True) is Strategy.HNSW_ITERATIVE
+    assert choose_vector_strategy(300, 300, 10, 10, own_graph=True) is Strategy.EXACT_SUBSET
 
 
 @pytest.mark.parametrize(
@@ -289,12 +292,24 @@ def test_a_new_text_gets_its_body_from_its_first_listing(database_url: str, inve
     assert cached is None and listed == body
 
 
-@pytest.mark.parametrize("body", ["sedan", "pickup"])
-def test_a_one_body_search_walks_that_bodys_graph(
-    database_url: str, inventory: Any, embedder: Any, body: str
+BODY_SAMPLE = ("sedan", "pickup", "coupe", "hatchback")
+
+
+@pytest.mark.parametrize(
+    ("filters", "graph"),
+    [
+        *(({"body": (body,)}, f"text_embeddings_hnsw_{body}") for body in BODY_SAMPLE),
+        ({"body": ("pickup",), "fuel": ("electric",)}, "text_embeddings_hnsw_pickup"),
+        ({"make": ("ford",)}, "text_embeddings_hnsw"),
+    ],
+)
+def test_a_search_walks_its_graph_and_checks_each_text_as_it_comes(
+    database_url: str, inventory: Any, embedder: Any, filters: dict[str, Any], graph: str
 ) -> None:
     vector = embedder.embed_query("quiet comfortable highway cruiser")
-    where = build_where({"body": (body,)}, None)
+    where = build_where(filters, None)
+    bodies = filters.get("body", ())
+    body = bodies[0] if len(bodies) == 1 else None
     statements: list[tuple[str, tuple[Any, ...]]] = []
 
     async def work(conn: asyncpg.Connection) -> list[str]:
@@ -316,4 +331,6 @@ def test_a_one_body_search_walks_that_bodys_graph(
         return [r[0] for r in plan]
 
     plan = "\n".join(_run(database_url, work))
-    assert f"Index Scan using text_embeddings_hnsw_{body} on text_embeddings" in plan
+    assert f"Index Scan using {graph} on text_embeddings" in plan
+    # Each text's check runs as the walk finds it: a semi-join would read the whole graph first.
+    assert "Semi Join" not in plan
