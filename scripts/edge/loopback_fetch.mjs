@@ -5,6 +5,7 @@
 import http from "node:http";
 
 const EMPTY_STATUSES = new Set([101, 204, 205, 304]);
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 export function loopbackFetch(fallback) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
@@ -19,6 +20,13 @@ export function loopbackFetch(fallback) {
       const req = http.request(resource, { headers, agent }, (res) => {
         const chunks = [];
         res.on("data", (chunk) => chunks.push(chunk));
+        if (REDIRECTS.has(res.statusCode) && (init.redirect ?? "follow") === "follow") {
+          // fetch follows redirects; rare on this path, so undici does it.
+          res.resume();
+          signal?.removeEventListener("abort", abort);
+          resolve(fallback(resource, init));
+          return;
+        }
         res.on("end", () => {
           signal?.removeEventListener("abort", abort);
           const pairs = [];
