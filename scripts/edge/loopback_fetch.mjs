@@ -5,6 +5,9 @@
 import http from "node:http";
 
 const EMPTY_STATUSES = new Set([101, 204, 205, 304]);
+// Node's default of 16 KB for all of a response's headers is less than one Cache-Tag header may
+// be (16 KB, edge_worker/edge_cache.py); workerd takes far more.
+export const MAX_HEADER_BYTES = 64 * 1024;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 export function loopbackFetch(fallback) {
@@ -17,7 +20,7 @@ export function loopbackFetch(fallback) {
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
       const headers = init.headers instanceof Headers ? Object.fromEntries(init.headers) : init.headers;
-      const req = http.request(resource, { headers, agent }, (res) => {
+      const req = http.request(resource, { headers, agent, maxHeaderSize: MAX_HEADER_BYTES }, (res) => {
         const chunks = [];
         res.on("data", (chunk) => chunks.push(chunk));
         if (REDIRECTS.has(res.statusCode) && (init.redirect ?? "follow") === "follow") {

@@ -6,6 +6,7 @@
 import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { MAX_HEADER_BYTES } from "./loopback_fetch.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const META = "x-binding-response"; // bindings_worker.js
@@ -60,7 +61,8 @@ export async function startStores({ root, persist, kvBinding, rateLimits }) {
 function caller(base) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   return (method, pathAndQuery, { headers = {}, body } = {}) => new Promise((resolve, reject) => {
-    const req = http.request(new URL(pathAndQuery, base), { method, headers, agent }, (res) => {
+    const options = { method, headers, agent, maxHeaderSize: MAX_HEADER_BYTES };
+    const req = http.request(new URL(pathAndQuery, base), options, (res) => {
       const chunks = [];
       res.on("data", (chunk) => chunks.push(chunk));
       res.on("end", () => {

@@ -25,6 +25,7 @@ class StubBehaviour:
     popular: bool = False
     status: int = 200
     delay_s: float = 0.0
+    extra_tags: tuple[str, ...] = ()
     calls: list[str] = field(default_factory=list)
 
 
@@ -68,7 +69,9 @@ class StubOrigin:
                 headers = {
                     "Cache-Control": f"public, max-age={behaviour.ttl}, "
                     f"stale-while-revalidate={behaviour.swr}, stale-if-error={behaviour.sie}",
-                    "Cache-Tag": ",".join(["v:12", "v:99", *vsearch_query.query_tags(query)]),
+                    "Cache-Tag": ",".join(
+                        ["v:12", "v:99", *vsearch_query.query_tags(query), *behaviour.extra_tags]
+                    ),
                     "X-Cache-Key": key,
                 }
                 if behaviour.popular:

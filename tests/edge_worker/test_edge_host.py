@@ -42,6 +42,7 @@ def _reset_stub(stub: StubOrigin) -> None:
     behaviour = stub.behaviour
     behaviour.ttl, behaviour.swr, behaviour.sie = 60, 0, 300
     behaviour.popular, behaviour.status, behaviour.delay_s = False, 200, 0.0
+    behaviour.extra_tags = ()
 
 
 @pytest.fixture(scope="module")
@@ -156,6 +157,21 @@ def analytics_counts(edge: EdgeHost) -> dict[str, int]:
     response = edge.get("/__local/counts", authorization=f"Bearer {ADMIN_TOKEN}")
     response.raise_for_status()
     return dict(response.json()["counts"])
+
+
+def test_an_answer_with_tags_near_cloudflares_limit_is_cached_and_purged_by_any_of_them(
+    edge: EdgeHost, stub: StubOrigin
+) -> None:
+    # ~16.2 KB of Cache-Tag, just under the 16 KB an entry may carry (edge_cache.py): the host's
+    # HTTP hops must not refuse headers that size, from the origin or the Cache API.
+    stub.behaviour.popular = True
+    stub.behaviour.extra_tags = tuple(f"v:{n}" for n in range(100_000, 101_790))
+    assert len(",".join(stub.behaviour.extra_tags)) > 16_000
+    assert edge.get("/search?q=lavender+wagon").headers["x-cache"] == "MISS"
+    edge.idle()
+    assert edge.get("/search?q=lavender+wagon").headers["x-cache"] == "HIT"
+    assert edge.purge(tags=["v:101789"]) != []
+    assert edge.get("/search?q=lavender+wagon").headers["x-cache"] == "MISS"
 
 
 def test_every_request_writes_one_analytics_point_counted_by_layer(
