@@ -62,7 +62,7 @@ const rateLimits = Object.fromEntries(opts.ratelimit.map((pair, i) => {
   const [name, limit] = pair.split("=");
   return [name, { namespace_id: String(1001 + i), simple: { limit: Number(limit), period: 60 } }];
 }));
-const { mf, kv, cache } = await startStores({ root: ROOT, persist: opts.persist, kvBinding: KV_BINDING, rateLimits });
+const { mf, kv, cache } = await startStores({ root: ROOT, persist: opts.persist, kvNamespace: KV_BINDING, rateLimits });
 const tagIndex = new TagIndex(opts.persist);
 const purge = (request) => tagIndex.purge(request, (key) => Promise.all([kv.delete(key), cache.delete(CACHE_URL_BASE + key)]));
 
@@ -158,7 +158,8 @@ for (const pair of opts.var) {
   const at = pair.indexOf("=");
   if (at > 0) vars[pair.slice(0, at)] = pair.slice(at + 1);
 }
-const mfBindings = await mf.getBindings();
+// Through miniflare's proxy (one round trip at start, and each limit() call): only when asked for.
+const mfBindings = opts.ratelimit.length ? await mf.getBindings() : {};
 const rateLimitBindings = Object.fromEntries(Object.keys(rateLimits).map((name) => [name, mfBindings[name]]));
 const env = { [KV_BINDING]: kvBinding, [ANALYTICS_BINDING]: analyticsBinding, ...rateLimitBindings, ...vars };
 

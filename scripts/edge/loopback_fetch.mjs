@@ -21,8 +21,6 @@ export function loopbackFetch(fallback) {
     return new Promise((resolve, reject) => {
       const headers = init.headers instanceof Headers ? Object.fromEntries(init.headers) : init.headers;
       const req = http.request(resource, { headers, agent, maxHeaderSize: MAX_HEADER_BYTES }, (res) => {
-        const chunks = [];
-        res.on("data", (chunk) => chunks.push(chunk));
         if (REDIRECTS.has(res.statusCode) && (init.redirect ?? "follow") === "follow") {
           // fetch follows redirects; rare on this path, so undici does it.
           res.resume();
@@ -30,6 +28,8 @@ export function loopbackFetch(fallback) {
           resolve(fallback(resource, init));
           return;
         }
+        const chunks = [];
+        res.on("data", (chunk) => chunks.push(chunk));
         res.on("end", () => {
           signal?.removeEventListener("abort", abort);
           const pairs = [];

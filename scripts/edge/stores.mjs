@@ -11,7 +11,7 @@ import { MAX_HEADER_BYTES } from "./loopback_fetch.mjs";
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const META = "x-binding-response"; // bindings_worker.js
 
-export async function startStores({ root, persist, kvBinding, rateLimits }) {
+export async function startStores({ root, persist, kvNamespace, rateLimits }) {
   const { Miniflare } = await import(path.join(root, "node_modules/miniflare/dist/src/index.js"));
   const mf = new Miniflare({
     ratelimits: rateLimits,
@@ -19,7 +19,7 @@ export async function startStores({ root, persist, kvBinding, rateLimits }) {
     scriptPath: path.join(HERE, "bindings_worker.js"),
     modulesRoot: HERE, // else relative to the cwd, which may be anywhere
     unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-    kvNamespaces: [kvBinding],
+    kvNamespaces: [kvNamespace],
     kvPersist: path.join(persist, "kv"),
     cachePersist: path.join(persist, "cache"),
   });
